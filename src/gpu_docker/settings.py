@@ -1,0 +1,320 @@
+"""Every piece of host data the deploy reads, declared once, validated once per host.
+
+Operators set these in group data (``inventories/group_data/*.py``), per host in the
+inventory, or with ``--data key=value``. The declaration below is the single source of
+truth: :func:`load_settings` validates against it, and the README's settings table is
+generated from it (``python -m gpu_docker.settings``), so the two never disagree.
+
+A typo such as ``toolkit_verison`` is an error, not a silently ignored key: host data
+that belongs to pyinfra itself (``ssh_*``, ``_sudo`` ...) is the only data let through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+NVIDIA_REPO_URL = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
+NVIDIA_KEY_URL = "https://nvidia.github.io/libnvidia-container/gpgkey"
+NVIDIA_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
+
+InstallMethod = Literal["apt", "offline"]
+RestartStrategy = Literal["restart", "reload", "never"]
+
+# Host data keys owned by pyinfra and its connectors, never by this project.
+_FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", "vagrant_")
+
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[~+.][0-9A-Za-z.~+]+)?(?:-[0-9A-Za-z.~+]+)?$")
+_FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
+_RUNTIME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _doc(text: str, section: str) -> dict[str, str]:
+    return {"doc": text, "section": section}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings for one host (see the module docstring for where they come from)."""
+
+    # Toolkit.
+    toolkit_version: str = field(
+        default="1.17.8",
+        metadata=_doc(
+            "NVIDIA Container Toolkit version pinned for all four packages "
+            "(`1.17.8`, or with a deb revision `1.17.8-1`). Quote it on the command line.",
+            "Toolkit",
+        ),
+    )
+    install_method: InstallMethod = field(
+        default="apt",
+        metadata=_doc(
+            "`apt` (online: NVIDIA's signed repository) or `offline` (restricted: "
+            "an uploaded bundle installed with dpkg). Group data sets it.",
+            "Toolkit",
+        ),
+    )
+
+    # Online install (apt).
+    apt_repo_url: str = field(
+        default=NVIDIA_REPO_URL,
+        metadata=_doc(
+            "Flat apt repository; `$(ARCH)` is expanded by apt. Point it at a mirror "
+            "with the same layout if you have one.",
+            "Online install",
+        ),
+    )
+    apt_key_url: str = field(
+        default=NVIDIA_KEY_URL,
+        metadata=_doc("Where the repository's armored public key is fetched from.", "Online install"),
+    )
+    apt_key_fingerprint: str = field(
+        default=NVIDIA_KEY_FINGERPRINT,
+        metadata=_doc(
+            "Expected primary key fingerprint; a key that does not match is never installed. "
+            "Spaces and lower case are accepted.",
+            "Online install",
+        ),
+    )
+    apt_keyring_path: str = field(
+        default="/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
+        metadata=_doc("Dearmored keyring the source list's `signed-by` points at.", "Online install"),
+    )
+    apt_cache_valid_seconds: int = field(
+        default=86400,
+        metadata=_doc(
+            "`apt-get update` runs when the source or key changed, or the cache is older "
+            "than this and packages must be installed.",
+            "Online install",
+        ),
+    )
+
+    # Offline install (bundles).
+    bundle_dir: str = field(
+        default="files/debs",
+        metadata=_doc(
+            "Controller directory holding `<version>/<arch>/manifest.json` bundles. "
+            "A relative path is resolved against the directory pyinfra runs in.",
+            "Offline install",
+        ),
+    )
+    remote_cache_dir: str = field(
+        default="/var/cache/gpu-docker",
+        metadata=_doc("Where bundles are uploaded on the host (kept for the next run).", "Offline install"),
+    )
+
+    # Docker.
+    daemon_json_path: str = field(
+        default="/etc/docker/daemon.json",
+        metadata=_doc("The daemon.json docker reads (a symlink is followed).", "Docker"),
+    )
+    runtime_name: str = field(
+        default="nvidia",
+        metadata=_doc("Name of the runtime entry added under `runtimes`.", "Docker"),
+    )
+    runtime_path: str = field(
+        default="nvidia-container-runtime",
+        metadata=_doc("The runtime entry's `path`.", "Docker"),
+    )
+    set_default_runtime: bool = field(
+        default=False,
+        metadata=_doc("Also set `default-runtime` to the runtime (off: an existing value is kept).", "Docker"),
+    )
+    daemon_json_extra: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "Extra settings merged into daemon.json (objects merged key by key). "
+            "On the command line give a JSON object.",
+            "Docker",
+        ),
+    )
+    restart_strategy: RestartStrategy = field(
+        default="restart",
+        metadata=_doc(
+            "How docker picks up a change: `restart`, `reload` (SIGHUP, enough for a new "
+            "runtime; containers keep running), or `never` (report that a restart is pending).",
+            "Docker",
+        ),
+    )
+    restart_timeout: int = field(
+        default=60,
+        metadata=_doc("Seconds to wait for docker to answer after a restart before rolling back.", "Docker"),
+    )
+
+    # Checks.
+    require_driver: bool = field(
+        default=True,
+        metadata=_doc(
+            "Fail hosts without an NVIDIA driver. Turn off to bake images on GPU-less hosts.",
+            "Checks",
+        ),
+    )
+    smoke_test_image: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Image with nvidia-smi for the GPU smoke test (`docker run --gpus all IMAGE "
+            "nvidia-smi -L`); unset skips it. Runs only where a GPU is present.",
+            "Checks",
+        ),
+    )
+
+    @property
+    def deb_version(self) -> str:
+        """The Debian version of every package (`1.17.8-1`): NVIDIA's debs carry revision 1."""
+        return self.toolkit_version if "-" in self.toolkit_version else f"{self.toolkit_version}-1"
+
+    @property
+    def upstream_version(self) -> str:
+        """The version without the deb revision, as bundle directories are named."""
+        return self.toolkit_version.split("-", 1)[0]
+
+
+class SettingsError(ValueError):
+    """Bad host data; the message names the host and the key."""
+
+    def __init__(self, host: str, key: str, problem: str) -> None:
+        super().__init__(f"{host}: setting {key!r}: {problem}")
+        self.host = host
+        self.key = key
+
+
+def _fields() -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return " or ".join(f"`{a}`" for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return "unset"
+    if origin is dict:
+        return "object"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _coerce(host: str, key: str, value: Any, annotation: Any) -> Any:
+    """Check one value against its declared type; JSON text is accepted for objects."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        non_none = [a for a in options if a is not type(None)]
+        return _coerce(host, key, value, non_none[0])
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices:
+            raise SettingsError(host, key, f"must be one of {_type_name(annotation)}, got {value!r}")
+        return value
+    if origin is dict:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(host, key, f"not a JSON object: {exc}") from None
+        if not isinstance(value, dict):
+            raise SettingsError(host, key, f"must be an object, got {type(value).__name__}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(host, key, f"must be true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(host, key, f"must be an integer, got {value!r}")
+        return value
+    if annotation is str:
+        if not isinstance(value, str):
+            hint = ""
+            if isinstance(value, float):
+                hint = " (a version given as a number was parsed as a float: quote it)"
+            raise SettingsError(host, key, f"must be a string, got {type(value).__name__} {value!r}{hint}")
+        return value
+    raise TypeError(f"unsupported settings type for {key}: {annotation!r}")
+
+
+def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Value checks beyond the type: versions, fingerprints, names, numbers."""
+    version = values.get("toolkit_version")
+    if version is not None and not _VERSION_RE.match(version):
+        raise SettingsError(host, "toolkit_version", f"{version!r} is not a version like '1.17.8'")
+    fingerprint = values.get("apt_key_fingerprint")
+    if fingerprint is not None:
+        compact = re.sub(r"\s+", "", fingerprint).upper().removeprefix("0X")
+        if not _FINGERPRINT_RE.match(compact):
+            raise SettingsError(
+                host, "apt_key_fingerprint", f"{fingerprint!r} is not a 40-hex-digit fingerprint"
+            )
+        values["apt_key_fingerprint"] = compact
+    name = values.get("runtime_name")
+    if name is not None and not _RUNTIME_NAME_RE.match(name):
+        raise SettingsError(host, "runtime_name", f"{name!r} is not a valid runtime name")
+    if name == "runc":
+        raise SettingsError(host, "runtime_name", "'runc' is reserved by docker")
+    for key in ("restart_timeout", "apt_cache_valid_seconds"):
+        if key in values and values[key] <= 0:
+            raise SettingsError(host, key, f"must be positive, got {values[key]}")
+    for key in ("daemon_json_path", "remote_cache_dir", "apt_keyring_path"):
+        if key in values and not values[key].startswith("/"):
+            raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
+    return values
+
+
+def is_foreign_key(key: str) -> bool:
+    """True for host data that belongs to pyinfra or its connectors, not to gpu-docker."""
+    return key.startswith(_FOREIGN_PREFIXES)
+
+
+def load_settings(host: str, data: Mapping[str, Any]) -> Settings:
+    """Validate one host's data (group + host + ``--data``) into :class:`Settings`.
+
+    Raises :class:`SettingsError` naming the host and the first bad key; unknown keys
+    are reported with the closest known name, because they are nearly always typos.
+    """
+    fields = _fields()
+    hints = typing.get_type_hints(Settings)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if is_foreign_key(key):
+            continue
+        if key not in fields:
+            raise SettingsError(host, key, f"unknown setting{_suggest(key, fields)}")
+        values[key] = _coerce(host, key, value, hints[key])
+    return Settings(**_normalise(host, values))
+
+
+def _suggest(key: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from the declaration above."""
+    hints = typing.get_type_hints(Settings)
+    rows = ["| setting | type | default | meaning |", "|---|---|---|---|"]
+    section = None
+    for f in dataclasses.fields(Settings):
+        if f.metadata["section"] != section:
+            section = f.metadata["section"]
+            rows.append(f"| **{section}** | | | |")
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        rows.append(
+            f"| `{f.name}` | {_type_name(hints[f.name])} | `{json.dumps(default)}` | "
+            f"{f.metadata['doc']} |"
+        )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(settings_table() + "\n")
