@@ -107,7 +107,9 @@ def merge(current_text: str | None, owned: Mapping[str, Any]) -> MergeResult:
     merged = deep_merge(current, owned)
     if current_text is not None and merged == current:
         return MergeResult(changed=False, text=current_text, data=current)
-    return MergeResult(changed=True, text=dump(merged, detect_indent(current_text or "")), data=merged)
+    return MergeResult(
+        changed=True, text=dump(merged, detect_indent(current_text or "")), data=merged
+    )
 
 
 def render_owned(

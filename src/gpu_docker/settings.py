@@ -74,7 +74,9 @@ class Settings:
     )
     apt_key_url: str = field(
         default=NVIDIA_KEY_URL,
-        metadata=_doc("Where the repository's armored public key is fetched from.", "Online install"),
+        metadata=_doc(
+            "Where the repository's armored public key is fetched from.", "Online install"
+        ),
     )
     apt_key_fingerprint: str = field(
         default=NVIDIA_KEY_FINGERPRINT,
@@ -86,7 +88,9 @@ class Settings:
     )
     apt_keyring_path: str = field(
         default="/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
-        metadata=_doc("Dearmored keyring the source list's `signed-by` points at.", "Online install"),
+        metadata=_doc(
+            "Dearmored keyring the source list's `signed-by` points at.", "Online install"
+        ),
     )
     apt_cache_valid_seconds: int = field(
         default=86400,
@@ -102,13 +106,15 @@ class Settings:
         default="files/debs",
         metadata=_doc(
             "Controller directory holding `<version>/<arch>/manifest.json` bundles. "
-            "A relative path is resolved against the directory pyinfra runs in.",
+            "A relative path is resolved against the project (the folder holding `deploys/`).",
             "Offline install",
         ),
     )
     remote_cache_dir: str = field(
         default="/var/cache/gpu-docker",
-        metadata=_doc("Where bundles are uploaded on the host (kept for the next run).", "Offline install"),
+        metadata=_doc(
+            "Where bundles are uploaded on the host (kept for the next run).", "Offline install"
+        ),
     )
 
     # Docker.
@@ -126,7 +132,9 @@ class Settings:
     )
     set_default_runtime: bool = field(
         default=False,
-        metadata=_doc("Also set `default-runtime` to the runtime (off: an existing value is kept).", "Docker"),
+        metadata=_doc(
+            "Also set `default-runtime` to the runtime (off: an existing value is kept).", "Docker"
+        ),
     )
     daemon_json_extra: dict[str, Any] = field(
         default_factory=dict,
@@ -146,7 +154,9 @@ class Settings:
     )
     restart_timeout: int = field(
         default=60,
-        metadata=_doc("Seconds to wait for docker to answer after a restart before rolling back.", "Docker"),
+        metadata=_doc(
+            "Seconds to wait for docker to answer after a restart before rolling back.", "Docker"
+        ),
     )
 
     # Checks.
@@ -184,6 +194,7 @@ class SettingsError(ValueError):
         super().__init__(f"{host}: setting {key!r}: {problem}")
         self.host = host
         self.key = key
+        self.problem = f"setting {key!r}: {problem}"
 
 
 def _fields() -> dict[str, dataclasses.Field[Any]]:
@@ -215,7 +226,9 @@ def _coerce(host: str, key: str, value: Any, annotation: Any) -> Any:
     if origin is Literal:
         choices = typing.get_args(annotation)
         if value not in choices:
-            raise SettingsError(host, key, f"must be one of {_type_name(annotation)}, got {value!r}")
+            raise SettingsError(
+                host, key, f"must be one of {_type_name(annotation)}, got {value!r}"
+            )
         return value
     if origin is dict:
         if isinstance(value, str):
@@ -239,7 +252,9 @@ def _coerce(host: str, key: str, value: Any, annotation: Any) -> Any:
             hint = ""
             if isinstance(value, float):
                 hint = " (a version given as a number was parsed as a float: quote it)"
-            raise SettingsError(host, key, f"must be a string, got {type(value).__name__} {value!r}{hint}")
+            raise SettingsError(
+                host, key, f"must be a string, got {type(value).__name__} {value!r}{hint}"
+            )
         return value
     raise TypeError(f"unsupported settings type for {key}: {annotation!r}")
 

@@ -1,0 +1,228 @@
+"""The converge, composed from operations as ``@deploy`` functions other deploys can reuse.
+
+    from gpu_docker.deploys import converge
+    converge(project_root=Path(__file__).parents[1])
+
+reads like the design: settings, preflight, install (apt or offline), daemon.json,
+apply to docker, verify. Every host-dependent decision lives in an operation; this module
+only reads the preflight fact (read-only) and the controller's bundle, and wires the rest.
+"""
+
+from __future__ import annotations
+
+import functools
+from io import StringIO
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import OperationMeta, deploy, operation
+from pyinfra.operations import apt, files
+
+from gpu_docker import operations, preflight
+from gpu_docker.bundle.depends import unmet_dependencies
+from gpu_docker.bundle.errors import BundleError
+from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
+from gpu_docker.daemon_json import DaemonJsonError, render_owned
+from gpu_docker.facts import HostPreflight, Preflight
+from gpu_docker.settings import Settings, SettingsError, load_settings
+
+#: NVIDIA's four runtime packages, in the order their Depends need.
+TOOLKIT_PACKAGES = (
+    "libnvidia-container1",
+    "libnvidia-container-tools",
+    "nvidia-container-toolkit-base",
+    "nvidia-container-toolkit",
+)
+SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+APT_PIN = "/etc/apt/preferences.d/nvidia-container-toolkit"
+TEMPLATE = Path("templates") / "daemon.json.j2"
+
+# One backup suffix per controller run, so every host's backup carries the same name.
+_RUN_BACKUP = operations.backup_suffix()
+
+
+def current_settings() -> Settings:
+    """This host's validated settings (group data, host data and ``--data`` combined)."""
+    return load_settings(host.name, host.data.dict())
+
+
+def resolve_bundle_root(settings: Settings, project_root: Path) -> Path:
+    """A relative ``bundle_dir`` is relative to the project, whatever the cwd."""
+    path = Path(settings.bundle_dir).expanduser()
+    return path if path.is_absolute() else project_root / path
+
+
+@functools.cache
+def checked_bundle(bundle_root: Path, version: str, arch: str) -> Manifest:
+    """Load and verify a bundle once per controller run, however many hosts use it."""
+    manifest = load_manifest(bundle_root, version, arch)
+    verify_bundle(manifest)
+    return manifest
+
+
+def source_line(settings: Settings) -> str:
+    """The apt source for NVIDIA's flat repository, trusting only the pinned keyring."""
+    return f"deb [signed-by={settings.apt_keyring_path}] {settings.apt_repo_url} /\n"
+
+
+def apt_pin(settings: Settings) -> str:
+    """apt preferences holding the four packages at the pin against ``apt upgrade``.
+
+    A 1.17.7 auto-upgrade broke users (nvidia-container-toolkit #1091); since 1.18 the
+    packages depend on each other's exact version, so they move together or not at all.
+    """
+    return (
+        "# Managed by gpu-docker: the toolkit moves only when its pinned version does.\n"
+        f"Package: {' '.join(TOOLKIT_PACKAGES)}\n"
+        f"Pin: version {settings.deb_version}\n"
+        "Pin-Priority: 1001\n"
+    )
+
+
+@operation()
+def apt_refresh(changes: list[OperationMeta], wanted: dict[str, str], cache_time: int):
+    """
+    Run ``apt-get update`` only when the source or key changed, or packages are due and the
+    cache is older than ``cache_time``.
+
+    + changes: the key and source operations
+    + wanted: package -> deb version the install will ask for
+    + cache_time: seconds a package index stays fresh enough to install from
+    """
+    if any(meta.changed for meta in changes):
+        yield from apt.update._inner()
+        yield f"touch {apt.APT_UPDATE_FILENAME}"
+        return
+    installed = host.get_fact(HostPreflight, packages=tuple(wanted)).installed_versions()
+    if all(installed.get(name) == version for name, version in wanted.items()):
+        host.noop("packages already at the pinned version: no apt-get update")
+        return
+    yield from apt.update._inner(cache_time=cache_time)
+
+
+@deploy("Install NVIDIA Container Toolkit (apt)")
+def install_online(settings: Settings) -> list[OperationMeta]:
+    """Pinned keyring, signed-by source, version pin, then the four packages at the pin."""
+    key = operations.apt_keyring(
+        name="Install the repository key (fingerprint checked)",
+        url=settings.apt_key_url,
+        fingerprint=settings.apt_key_fingerprint,
+        path=settings.apt_keyring_path,
+    )
+    source = files.put(
+        name="Add the toolkit apt source",
+        src=StringIO(source_line(settings)),
+        dest=SOURCE_LIST,
+        user="root",
+        group="root",
+        mode="644",
+    )
+    files.put(
+        name="Pin the toolkit packages to the version",
+        src=StringIO(apt_pin(settings)),
+        dest=APT_PIN,
+        user="root",
+        group="root",
+        mode="644",
+    )
+    wanted = {name: settings.deb_version for name in TOOLKIT_PACKAGES}
+    apt_refresh(
+        name="Refresh the apt index if needed",
+        changes=[key, source],
+        wanted=wanted,
+        cache_time=settings.apt_cache_valid_seconds,
+    )
+    packages = apt.packages(
+        name=f"Install the toolkit packages at {settings.deb_version}",
+        packages=[f"{name}={version}" for name, version in wanted.items()],
+        extra_install_args="--allow-downgrades",
+    )
+    return [packages]
+
+
+@deploy("Install NVIDIA Container Toolkit (offline bundle)")
+def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
+    """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
+    files.put(
+        name="Pin the toolkit packages to the version",
+        src=StringIO(apt_pin(settings)),
+        dest=APT_PIN,
+        user="root",
+        group="root",
+        mode="644",
+    )
+    packages = operations.install_bundle(
+        name=f"Install the bundle {manifest.version}/{manifest.arch} with dpkg",
+        entries=manifest.entries,
+        remote_dir=f"{settings.remote_cache_dir}/{manifest.version}/{manifest.arch}",
+    )
+    return [packages]
+
+
+def _offline_checks(
+    settings: Settings, facts: Preflight, project_root: Path
+) -> tuple[Manifest | None, list[str]]:
+    """The verified bundle for this host's arch, or the problems that stop the install."""
+    root = resolve_bundle_root(settings, project_root)
+    try:
+        manifest = checked_bundle(root, settings.upstream_version, facts.arch or "unknown")
+    except BundleError as exc:
+        return None, [f"offline bundle: {'; '.join(exc.problems)}"]
+    unmet = unmet_dependencies(manifest.external_depends, facts.installed_versions())
+    return manifest, preflight.problems(settings, facts, unmet=unmet)
+
+
+@deploy("gpu-docker")
+def converge(project_root: Path) -> None:
+    """Take the current host from "docker can't see the GPU" to "GPU containers run"."""
+    try:
+        settings = current_settings()
+    except SettingsError as exc:
+        operations.fail(name="Check settings", message=exc.problem)
+        return
+    facts = host.get_fact(HostPreflight)
+    manifest = None
+    if settings.install_method == "offline":
+        manifest, issues = _offline_checks(settings, facts, project_root)
+    else:
+        issues = preflight.problems(settings, facts)
+    try:
+        owned = render_owned(
+            project_root / TEMPLATE,
+            runtime_name=settings.runtime_name,
+            runtime_path=settings.runtime_path,
+            set_default_runtime=settings.set_default_runtime,
+            extra=settings.daemon_json_extra,
+        )
+    except DaemonJsonError as exc:
+        issues.append(str(exc))
+    if issues:
+        operations.fail(name="Preflight", message="; ".join(issues))
+        return
+
+    if manifest is not None:
+        installs = install_offline(settings, manifest)
+    else:
+        installs = install_online(settings)
+    config = operations.daemon_json_merge(
+        name="Merge the nvidia runtime into daemon.json",
+        path=settings.daemon_json_path,
+        owned=owned,
+        backup=_RUN_BACKUP,
+    )
+    operations.apply_to_docker(
+        name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
+        changes=[*installs, config],
+        strategy=settings.restart_strategy,
+        daemon_json_path=settings.daemon_json_path,
+        backup=_RUN_BACKUP,
+        runtime_name=settings.runtime_name,
+        timeout=settings.restart_timeout,
+        validate=facts.docker_validate,
+        init=facts.init,
+    )
+    operations.verify(
+        name="Verify GPU containers can run",
+        runtime_name=settings.runtime_name,
+        smoke_test_image=settings.smoke_test_image,
+    )

@@ -1,0 +1,298 @@
+"""Facts gpu-docker reads from a host, in pyinfra's shape (one class per fact).
+
+Round trips are what a fleet run spends its time on, so the preflight is one fact that
+answers every question the deploy asks before changing anything. Each script is a fixed
+string; host data reaches it only as quoted positional arguments (``"$1"``), so a path
+with spaces or ``;`` in the settings cannot run a command.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
+
+
+def script_command(script: str, *args: str) -> StringCommand:
+    """``sh -c SCRIPT gpu-docker ARGS...`` with every piece quoted."""
+    return StringCommand(
+        "sh", "-c", QuoteString(script), "gpu-docker", *(QuoteString(a) for a in args)
+    )
+
+
+def _key_values(output: list[str]) -> dict[str, list[str]]:
+    """Lines of ``key=value`` into key -> values (a key may repeat, e.g. ``pkg``)."""
+    found: dict[str, list[str]] = {}
+    for line in output:
+        key, sep, value = line.partition("=")
+        if sep:
+            found.setdefault(key, []).append(value)
+    return found
+
+
+@dataclass(frozen=True)
+class Package:
+    """One dpkg database entry: ``installed`` is False for half-installed or removed ones."""
+
+    name: str
+    version: str
+    status: str
+
+    @property
+    def installed(self) -> bool:
+        return self.status.startswith("ii")
+
+
+@dataclass(frozen=True)
+class DockerInfo:
+    """What a running dockerd says about itself."""
+
+    server_version: str
+    live_restore: bool
+    containers_running: int
+    runtimes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """Everything the deploy checks before it changes a host."""
+
+    os_id: str = ""
+    os_version: str = ""
+    arch: str = ""
+    driver: str = ""
+    gpus: int = 0
+    dockerd_version: str = ""
+    docker_validate: bool = False
+    init: str = "sysv"
+    docker: DockerInfo | None = None
+    docker_error: str = ""
+    tools: frozenset[str] = frozenset()
+    packages: dict[str, Package] = field(default_factory=dict)
+
+    def installed_versions(self) -> dict[str, str]:
+        """Package -> version, for packages dpkg calls fully installed."""
+        return {p.name: p.version for p in self.packages.values() if p.installed}
+
+
+_PREFLIGHT = r"""
+. /etc/os-release 2>/dev/null
+echo "os_id=${ID:-}"
+echo "os_version=${VERSION_ID:-}"
+echo "arch=$(dpkg --print-architecture 2>/dev/null)"
+if command -v nvidia-smi >/dev/null 2>&1 \
+   && v=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null); then
+    echo "driver=$(echo "$v" | head -n1)"
+    echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
+elif [ -r /proc/driver/nvidia/version ]; then
+    echo "driver=$(head -n1 /proc/driver/nvidia/version)"
+fi
+if command -v dockerd >/dev/null 2>&1; then
+    echo "dockerd=$(dockerd --version 2>/dev/null)"
+    dockerd --help 2>&1 | grep -q -- '--validate' && echo "validate=1"
+fi
+[ -d /run/systemd/system ] && echo "init=systemd" || echo "init=sysv"
+for t in curl gpg dpkg docker; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done
+if command -v docker >/dev/null 2>&1; then
+    if info=$(timeout 20 docker info --format \
+        '{{.ServerVersion}}|{{.LiveRestoreEnabled}}|{{.ContainersRunning}}|{{json .Runtimes}}' 2>&1)
+    then echo "docker_info=$info"
+    else echo "docker_error=$(echo "$info" | tail -n1)"
+    fi
+fi
+dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
+true
+"""
+
+
+def _parse_docker_info(text: str) -> DockerInfo | None:
+    parts = text.split("|", 3)
+    if len(parts) != 4:
+        return None
+    version, live_restore, running, runtimes = parts
+    try:
+        names = tuple(sorted(json.loads(runtimes)))
+        count = int(running)
+    except (ValueError, TypeError):
+        return None
+    return DockerInfo(version, live_restore == "true", count, names)
+
+
+class HostPreflight(FactBase[Preflight]):
+    """OS, architecture, driver, docker, tools and the given packages, in one round trip."""
+
+    def command(self, packages: tuple[str, ...] = ()) -> StringCommand:
+        return script_command(_PREFLIGHT, *packages)
+
+    def process(self, output: list[str]) -> Preflight:
+        kv = _key_values(output)
+
+        def first(key: str) -> str:
+            return kv.get(key, [""])[0].strip()
+
+        packages: dict[str, Package] = {}
+        for line in kv.get("pkg", []):
+            name, _, rest = line.partition("\t")
+            version, _, status = rest.partition("\t")
+            if version:
+                packages[name] = Package(name, version, status.strip())
+        gpus = first("gpus")
+        return Preflight(
+            os_id=first("os_id"),
+            os_version=first("os_version"),
+            arch=first("arch"),
+            driver=first("driver"),
+            gpus=int(gpus) if gpus.isdigit() else 0,
+            dockerd_version=first("dockerd"),
+            docker_validate=first("validate") == "1",
+            init=first("init") or "sysv",
+            docker=_parse_docker_info(first("docker_info")),
+            docker_error=first("docker_error"),
+            tools=frozenset(kv.get("tool", [])),
+            packages=packages,
+        )
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file's bytes as text (``None`` = absent) and the path a symlink resolves to."""
+
+    path: str
+    target: str
+    text: str | None
+
+
+_READ_FILE = r"""
+p=$1
+t=$(readlink -f -- "$p" 2>/dev/null) || t=$p
+echo "target=${t:-$p}"
+if [ -f "$t" ]; then echo "b64=$(base64 -w0 < "$t")"; fi
+true
+"""
+
+
+class RemoteFileText(FactBase[RemoteFile]):
+    """A (small) text file's exact content, symlinks resolved, base64 on the wire.
+
+    pyinfra's ``FileContents`` splits into lines and loses the final newline and a BOM;
+    deciding "unchanged" needs the exact bytes.
+    """
+
+    def command(self, path: str) -> StringCommand:
+        self.path = path
+        return script_command(_READ_FILE, path)
+
+    def process(self, output: list[str]) -> RemoteFile:
+        kv = _key_values(output)
+        target = kv.get("target", [self.path])[0] or self.path
+        encoded = kv.get("b64")
+        text = None
+        if encoded is not None:
+            try:
+                text = base64.b64decode(encoded[0]).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                text = "\x00"  # not UTF-8: the merge refuses it as not JSON
+        return RemoteFile(self.path, target, text)
+
+
+_KEYRING = r"""
+[ -e "$1" ] || exit 0
+home=$(mktemp -d)
+GNUPGHOME=$home gpg --batch --show-keys --with-colons "$1" 2>/dev/null \
+    | awk -F: '$1 == "pub" { primary = 1; next } $1 == "fpr" && primary { print "fpr=" $10; primary = 0 }'
+rm -rf "$home"
+"""
+
+
+class KeyringFingerprints(FactBase[list[str]]):
+    """Primary key fingerprints in a keyring file (empty when it does not exist)."""
+
+    def command(self, path: str) -> StringCommand:
+        return script_command(_KEYRING, path)
+
+    def process(self, output: list[str]) -> list[str]:
+        return [v.upper() for v in _key_values(output).get("fpr", [])]
+
+
+class RemoteSha256(FactBase[dict[str, str]]):
+    """sha256 of each existing file among the given paths, in one round trip."""
+
+    def command(self, *paths: str) -> StringCommand:
+        return script_command(
+            'for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true', *paths
+        )
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        sums: dict[str, str] = {}
+        for line in output:
+            digest, _, path = line.partition("  ")
+            if path:
+                sums[path] = digest
+        return sums
+
+
+_VERIFY = r"""
+runtime=$1 image=$2
+echo "cli=$(nvidia-container-cli --version 2>/dev/null | head -n1)"
+echo "ctk=$(nvidia-ctk --version 2>/dev/null | head -n1)"
+if r=$(timeout 20 docker info --format '{{json .Runtimes}}' 2>&1); then echo "runtimes=$r"
+else echo "docker_error=$(echo "$r" | tail -n1)"; fi
+gpus=0
+command -v nvidia-smi >/dev/null 2>&1 && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+echo "gpus=$gpus"
+if [ "$gpus" -gt 0 ] && [ -n "$image" ]; then
+    out=$(timeout 300 docker run --rm --gpus all "$image" nvidia-smi -L 2>&1)
+    echo "smoke_rc=$?"
+    echo "smoke_out=$(echo "$out" | tr '\n' ' ')"
+fi
+true
+"""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The per-host proof: tool versions, registered runtimes, and the GPU smoke test."""
+
+    cli_version: str
+    ctk_version: str
+    runtimes: tuple[str, ...] | None
+    docker_error: str
+    gpus: int
+    smoke_rc: int | None
+    smoke_output: str
+
+
+class GpuDockerVerification(FactBase[Verification]):
+    """Ask the host whether GPU containers can work, and run one where a GPU exists."""
+
+    def command(self, runtime_name: str, image: str = "") -> StringCommand:
+        return script_command(_VERIFY, runtime_name, image)
+
+    def process(self, output: list[str]) -> Verification:
+        kv = _key_values(output)
+
+        def first(key: str) -> str:
+            return kv.get(key, [""])[0].strip()
+
+        runtimes: tuple[str, ...] | None = None
+        if "runtimes" in kv:
+            try:
+                parsed: Any = json.loads(first("runtimes"))
+                runtimes = tuple(sorted(parsed))
+            except ValueError:
+                runtimes = None
+        rc = first("smoke_rc")
+        gpus = first("gpus")
+        return Verification(
+            cli_version=first("cli"),
+            ctk_version=first("ctk"),
+            runtimes=runtimes,
+            docker_error=first("docker_error"),
+            gpus=int(gpus) if gpus.isdigit() else 0,
+            smoke_rc=int(rc) if rc.lstrip("-").isdigit() else None,
+            smoke_output=first("smoke_out"),
+        )

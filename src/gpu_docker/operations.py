@@ -1,0 +1,329 @@
+"""gpu-docker's pyinfra operations: each reads its facts when it runs, decides, yields.
+
+Operations run twice in pyinfra 3: once while planning (to preview, ``--dry``) and again
+when executing, reading the host afresh. Everything that depends on the host's current
+state (daemon.json's content, which debs are installed) is therefore decided here, never
+at the top of a deploy file. When there is nothing to do an operation says why with
+``host.noop``.
+
+Scripts are fixed strings; host data reaches them only as quoted positional arguments.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from io import StringIO
+from pathlib import PurePosixPath
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import FileUploadCommand, OperationMeta, QuoteString, StringCommand, operation
+from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker import daemon_json
+from gpu_docker.bundle.manifest import BundleEntry
+from gpu_docker.facts import (
+    GpuDockerVerification,
+    HostPreflight,
+    KeyringFingerprints,
+    RemoteFileText,
+    RemoteSha256,
+    script_command,
+)
+from gpu_docker.report import describe
+
+BACKUP_TAG = "gpu-docker"
+
+
+def backup_suffix(now: datetime.datetime | None = None) -> str:
+    """The suffix of this run's daemon.json backup; one per run, shared by every host."""
+    stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return f".{BACKUP_TAG}-{stamp}.bak"
+
+
+def _fail_command(message: str) -> StringCommand:
+    """A command that fails the host with one line on stderr: pyinfra prints it per host."""
+    return StringCommand("echo", QuoteString(f"gpu-docker: {message}"), ">&2;", "exit", "1")
+
+
+@operation()
+def fail(message: str):
+    """
+    Fail this host with one clear line, changing nothing (the other hosts go on).
+
+    + message: what is wrong and what to do about it
+    """
+    host.log_styled(f"gpu-docker: {message}", fg="red", log_func=logger.error)
+    yield _fail_command(message)
+
+
+_INSTALL_KEY = r"""
+url=$1 expected=$2 keyring=$3
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+export GNUPGHOME="$tmp"
+if ! curl -fsSL --max-time 30 -o "$tmp/key" -- "$url" 2>"$tmp/err"; then
+    echo "gpu-docker: could not fetch the apt key from $url: $(tail -n1 "$tmp/err")" >&2
+    exit 1
+fi
+fpr=$(gpg --batch --show-keys --with-colons "$tmp/key" 2>/dev/null \
+    | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print toupper($10); exit }')
+if [ "$fpr" != "$expected" ]; then
+    echo "gpu-docker: the key at $url has fingerprint ${fpr:-none}, expected $expected; nothing installed" >&2
+    exit 1
+fi
+if grep -q -- '-----BEGIN PGP' "$tmp/key"; then
+    gpg --batch --dearmor < "$tmp/key" > "$tmp/keyring" || exit 1
+else
+    cp "$tmp/key" "$tmp/keyring"
+fi
+install -D -o root -g root -m 0644 "$tmp/keyring" "$keyring"
+"""
+
+
+@operation()
+def apt_keyring(url: str, fingerprint: str, path: str):
+    """
+    Install a repository key as a dearmored keyring, only if its fingerprint is the pinned one.
+
+    + url: where the armored (or binary) public key is served
+    + fingerprint: expected primary key fingerprint, 40 hex digits, upper case
+    + path: keyring file that the source list's ``signed-by`` names
+
+    The key is fetched and checked on the host; a mismatch fails the host and writes nothing.
+    An existing keyring that already holds the fingerprint is left alone (no download).
+
+    **Example:**
+
+    .. code:: python
+
+        apt_keyring(
+            url="https://nvidia.github.io/libnvidia-container/gpgkey",
+            fingerprint="C95B321B61E88C1809C4F759DDCAE044F796ECB0",
+            path="/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
+        )
+    """
+    if fingerprint in host.get_fact(KeyringFingerprints, path=path):
+        host.noop(f"{path} already holds key {fingerprint}")
+        return
+    yield script_command(_INSTALL_KEY, url, fingerprint, path)
+
+
+@operation()
+def daemon_json_merge(path: str, owned: Mapping[str, Any], backup: str):
+    """
+    Merge the settings gpu-docker owns into daemon.json, keeping everything else.
+
+    + path: daemon.json (a symlink is followed: the target is edited, the link stays)
+    + owned: the object rendered from ``templates/daemon.json.j2``
+    + backup: suffix of the backup copy of the previous file (see ``backup_suffix``)
+
+    Read and merged when the operation runs, so the merge sees the file as it is then.
+    Written only when the parsed content changes: a temp file beside the target, mode
+    0644 root, then an atomic rename; the old content is kept as ``<target><backup>``
+    (mode 0600), or an ``.absent`` marker when there was no file, for rollback.
+    A file we cannot merge is left untouched and the host fails with the reason.
+    """
+    current = host.get_fact(RemoteFileText, path=path)
+    try:
+        result = daemon_json.merge(current.text, owned)
+    except daemon_json.DaemonJsonError as exc:
+        yield from fail._inner(f"{current.target}: {exc}; left untouched, fix it and run again")
+        return
+    if not result.changed:
+        host.noop(f"{current.target} already has the owned settings")
+        return
+
+    host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
+    old_lines = (current.text or "").splitlines(keepends=True)
+    for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
+        logger.info("  %s", line)
+
+    target = PurePosixPath(current.target)
+    temp = str(target.with_name(f".{target.name}.{BACKUP_TAG}.tmp"))
+    yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
+    yield FileUploadCommand(StringIO(result.text), temp, remote_temp_filename=temp + ".up")
+    yield script_command(_SWAP_IN, temp, str(target), str(target) + backup)
+
+
+_SWAP_IN = r"""
+tmp=$1 target=$2 backup=$3
+chown root:root "$tmp" && chmod 0644 "$tmp" || { rm -f "$tmp"; exit 1; }
+if [ -e "$target" ]; then
+    cp -p -- "$target" "$backup.part" && chmod 0600 "$backup.part" && mv -f -- "$backup.part" "$backup"
+else
+    : > "$backup.absent" && chmod 0600 "$backup.absent"
+fi || { rm -f "$tmp" "$backup.part"; echo "gpu-docker: could not back up $target" >&2; exit 1; }
+mv -f -- "$tmp" "$target"
+"""
+
+
+_DPKG_INSTALL = r"""
+dir=$1; shift
+cd "$dir" || exit 1
+for entry in "$@"; do
+    file=${entry%%=*} sum=${entry#*=}
+    echo "$sum  $file" | sha256sum -c --quiet - >/dev/null 2>&1 || {
+        echo "gpu-docker: $dir/$file does not match the bundle manifest; not installed" >&2
+        exit 1
+    }
+done
+dpkg --audit >/dev/null 2>&1 && [ -z "$(dpkg --audit 2>/dev/null)" ] || dpkg --configure -a
+files=""
+for entry in "$@"; do files="$files ${entry%%=*}"; done
+# shellcheck disable=SC2086  # file names come from the manifest, checked above
+DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i $files
+"""
+
+
+@operation()
+def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
+    """
+    Install an offline bundle's debs with dpkg, in the manifest's order.
+
+    + entries: the manifest's entries, already verified on the controller, in install order
+    + remote_dir: cache directory on the host; uploads are kept for the next run
+
+    Packages already installed at their version are skipped; when none is left nothing is
+    uploaded. A deb already in the cache with the manifest's sha256 is not uploaded again.
+    ``dpkg -i`` only: no ``apt-get -f`` reaching for a network a restricted host lacks.
+    """
+    names = tuple(e.package for e in entries)
+    installed = host.get_fact(HostPreflight, packages=names).installed_versions()
+    needed = [e for e in entries if installed.get(e.package) != e.version]
+    if not needed:
+        host.noop(f"{len(entries)} bundle packages already installed at {entries[0].version}")
+        return
+
+    paths = {e.file: f"{remote_dir}/{e.file}" for e in needed}
+    present = host.get_fact(RemoteSha256, *paths.values())
+    yield StringCommand("install", "-d", "-m", "0755", QuoteString(remote_dir))
+    for entry in needed:
+        remote = paths[entry.file]
+        if present.get(remote) != entry.sha256:
+            yield FileUploadCommand(
+                str(entry.path), remote, remote_temp_filename=host.get_temp_filename(remote)
+            )
+    yield script_command(_DPKG_INSTALL, remote_dir, *(f"{e.file}={e.sha256}" for e in needed))
+
+
+_APPLY = r"""
+strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7
+say() { echo "gpu-docker: $*" >&2; }
+target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
+restore() {
+    if [ -f "$target$backup" ]; then
+        cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target"
+    elif [ -f "$target$backup.absent" ]; then
+        rm -f -- "$target"
+    fi
+}
+control() {
+    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi
+}
+has_runtime() {
+    r=$(timeout 10 docker info --format '{{json .Runtimes}}' 2>/dev/null) || return 1
+    case $r in *"\"$runtime\""*) return 0 ;; esac
+    return 1
+}
+answers() { timeout 10 docker info >/dev/null 2>&1; }
+wait_for() {
+    i=0
+    while [ "$i" -lt "$timeout" ]; do "$1" && return 0; sleep 1; i=$((i + 1)); done
+    return 1
+}
+if [ "$validate" = 1 ] && [ -f "$target" ]; then
+    if ! out=$(dockerd --validate --config-file "$target" 2>&1); then
+        restore
+        say "dockerd rejected the new $target ($(echo "$out" | tail -n1)); previous file restored, docker not restarted"
+        exit 1
+    fi
+fi
+if [ "$strategy" = reload ] && answers; then
+    if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
+else
+    control restart >/dev/null 2>&1 || control start >/dev/null 2>&1
+fi
+wait_for has_runtime && exit 0
+restore
+control restart >/dev/null 2>&1 || control start >/dev/null 2>&1
+if wait_for answers; then
+    say "docker did not list runtime $runtime within ${timeout}s after the $strategy; previous daemon.json restored and docker restarted"
+else
+    say "docker did not come back within ${timeout}s after the $strategy, nor after restoring the previous daemon.json: docker is down"
+fi
+exit 1
+"""
+
+
+@operation()
+def apply_to_docker(
+    changes: Sequence[OperationMeta],
+    strategy: str,
+    daemon_json_path: str,
+    backup: str,
+    runtime_name: str,
+    timeout: int,
+    validate: bool,
+    init: str,
+):
+    """
+    Make docker pick up a new toolkit or daemon.json: only when something changed.
+
+    + changes: the operations whose change calls for it (install, daemon.json)
+    + strategy: ``restart``, ``reload`` (SIGHUP; running containers survive) or ``never``
+    + daemon_json_path, backup: the file and this run's backup suffix, for the rollback
+    + runtime_name: docker must list it afterwards
+    + timeout: seconds to wait for docker to answer
+    + validate: the host's dockerd has ``--validate`` (Docker 23+): check the file first
+    + init: ``systemd`` or ``sysv``
+
+    On a validation failure the previous daemon.json is put back and docker is not touched.
+    If docker does not answer with the runtime in time, the previous daemon.json is put back,
+    docker restarted again, and the host fails saying so: it ends as it began.
+    """
+    if not any(meta.changed for meta in changes):
+        host.noop("nothing changed: docker left running")
+        return
+    if strategy == "never":
+        host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
+        return
+    if not validate:
+        host.log("dockerd has no --validate (Docker < 23): daemon.json checked as JSON only")
+    yield script_command(
+        _APPLY,
+        strategy,
+        daemon_json_path,
+        backup,
+        runtime_name,
+        str(timeout),
+        init,
+        "1" if validate else "0",
+    )
+
+
+@operation()
+def verify(runtime_name: str, smoke_test_image: str | None = None):
+    """
+    Report whether GPU containers work on this host, after the changes are applied.
+
+    + runtime_name: docker must list it
+    + smoke_test_image: image with nvidia-smi; run with ``--gpus all`` where a GPU exists
+
+    Changes nothing; fails the host when docker does not list the runtime or the smoke
+    test fails. Where there is no GPU it says so rather than pretending.
+    """
+    if not host.state.is_executing:
+        host.noop("verification runs once the changes are applied")
+        return
+    report = host.get_fact(
+        GpuDockerVerification, runtime_name=runtime_name, image=smoke_test_image or ""
+    )
+    lines, problem = describe(report, runtime_name, smoke_test_image)
+    for line in lines:
+        host.log(line)
+    if problem:
+        yield from fail._inner(problem)
+    else:
+        host.noop("verified")
