@@ -1,0 +1,92 @@
+"""``gpu-docker lab``: bring the sandbox lab up, look at it, tear it down."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from gpu_docker.lab import lifecycle
+from gpu_docker.lab.state import LabState, state_file
+
+
+def _require_root() -> bool:
+    if os.geteuid() != 0:
+        print("gpu-docker lab: needs root (namespaces, mounts, bridges)", file=sys.stderr)
+        return False
+    return True
+
+
+def _summary(state: LabState) -> str:
+    lines = [f"{'host':<20} {'address':<14} {'group':<11} docker"]
+    lines += [f"{h.name:<20} {h.address:<14} {h.group:<11} {h.docker}" for h in state.hosts]
+    lines += [
+        "",
+        f"state:      {state_file()}",
+        f"repository: {state.repo_url} (key {state.key_fingerprint})",
+        f"bundles:    {state.bundle_dir} ({', '.join(state.versions)})",
+        "inventory:  pyinfra inventories/sandbox.py ...",
+        "teardown:   gpu-docker lab down",
+    ]
+    return "\n".join(lines)
+
+
+def _up(args: argparse.Namespace) -> int:
+    if not _require_root():
+        return 1
+    start = time.monotonic()
+    try:
+        state = lifecycle.up(args.online, args.restricted, args.trixie_docker)
+    except (lifecycle.LabError, ValueError) as error:
+        print(f"gpu-docker lab up: {error}", file=sys.stderr)
+        return 1
+    print(_summary(state))
+    print(f"\nlab up in {time.monotonic() - start:.1f}s")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    if not _require_root():
+        return 1
+    start = time.monotonic()
+    lifecycle.down()
+    print(f"lab down in {time.monotonic() - start:.1f}s")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    statuses = lifecycle.status()
+    if statuses is None:
+        print("no lab is up (start one with: gpu-docker lab up)")
+        return 1
+    print(f"{'host':<20} {'address':<14} {'group':<11} {'docker':<9} ssh")
+    for item in statuses:
+        host = item.host
+        answer = "answers" if item.answers else ("silent" if item.running else "not running")
+        print(f"{host.name:<20} {host.address:<14} {host.group:<11} {host.docker:<9} {answer}")
+    return 0 if all(item.answers for item in statuses) else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``lab up|down|status`` to the top-level parser."""
+    lab = subparsers.add_parser("lab", help="throwaway Debian hosts reached over real SSH")
+    sub = lab.add_subparsers(dest="lab_command", required=True)
+
+    up = sub.add_parser("up", help="(re)create the lab: N online + M restricted hosts")
+    up.add_argument("--online", type=int, default=2, help="hosts that reach the lab apt repo")
+    up.add_argument("--restricted", type=int, default=2, help="hosts with no route to it")
+    up.add_argument(
+        "--trixie-docker",
+        type=int,
+        default=0,
+        metavar="K",
+        help="the last K online hosts run trixie's docker.io 26 instead of bookworm's 20.10",
+    )
+    up.set_defaults(func=_up)
+
+    down = sub.add_parser("down", help="remove every trace of the lab (safe when none is up)")
+    down.set_defaults(func=_down)
+
+    status = sub.add_parser("status", help="hosts, addresses, groups, and whether each answers")
+    status.set_defaults(func=_status)

@@ -1,0 +1,73 @@
+"""Names and addresses of lab hosts, decided before anything is created.
+
+Pure functions, so the plan can be tested without root and so teardown can find what a
+half-finished ``lab up`` made from the names alone. Each group has its own bridge and /24:
+the repository listens only on the online bridge, and the restricted bridge has no path to
+it. 10.213.0.0/23 is unlikely to collide with a real network or docker's 172.17/16.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpu_docker.lab.state import DockerFlavour, Group, LabHost
+
+PREFIX = "gdlab"
+NFT_TABLE = "gpu_docker_lab"
+FIRST_HOST_OCTET = 10
+MAX_HOSTS_PER_GROUP = 200
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """One group's network: the root namespace's bridge and its /24."""
+
+    bridge: str
+    network: str  # the first three octets, e.g. "10.213.0"
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's own address in the root namespace (the controller's side)."""
+        return f"{self.network}.1"
+
+    def address(self, index: int) -> str:
+        """The address of the group's ``index``-th host (1-based)."""
+        if not 1 <= index <= MAX_HOSTS_PER_GROUP:
+            raise ValueError(f"host index {index} outside 1..{MAX_HOSTS_PER_GROUP}")
+        return f"{self.network}.{FIRST_HOST_OCTET + index - 1}"
+
+
+SUBNETS: dict[Group, Subnet] = {
+    "online": Subnet(bridge=f"{PREFIX}-on", network="10.213.0"),
+    "restricted": Subnet(bridge=f"{PREFIX}-rs", network="10.213.1"),
+}
+
+
+def plan_hosts(online: int, restricted: int, trixie_docker: int = 0) -> list[LabHost]:
+    """Name, address and wire up ``online`` + ``restricted`` hosts.
+
+    The last ``trixie_docker`` online hosts get the trixie docker build, so the first
+    online host always has Debian bookworm's stock docker.
+    """
+    if online < 0 or restricted < 0 or online + restricted == 0:
+        raise ValueError("a lab needs at least one host")
+    if not 0 <= trixie_docker <= online:
+        raise ValueError(f"--trixie-docker {trixie_docker} must be between 0 and --online {online}")
+    counts: tuple[tuple[Group, int], ...] = (("online", online), ("restricted", restricted))
+    hosts: list[LabHost] = []
+    for group, count in counts:
+        short = group[:2]
+        for index in range(1, count + 1):
+            trixie = group == "online" and index > online - trixie_docker
+            docker: DockerFlavour = "trixie" if trixie else "bookworm"
+            hosts.append(
+                LabHost(
+                    name=f"lab-{group}-{index}",
+                    address=SUBNETS[group].address(index),
+                    group=group,
+                    docker=docker,
+                    netns=f"{PREFIX}-{group}-{index}",
+                    veth=f"{PREFIX}-{short}{index}",
+                )
+            )
+    return hosts

@@ -1,0 +1,200 @@
+"""Bring the whole lab up, report on it, and tear it down.
+
+``up`` always starts from nothing (it runs ``down`` first) and undoes its own work when any
+step fails, so a broken lab never lingers. ``down`` trusts names more than the state file:
+it sweeps every namespace with the lab's prefix, so it also cleans up after a ``lab up``
+that was killed before it could write lab.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpu_docker.lab import hosts, network, repo, rootfs, ssh
+from gpu_docker.lab.layout import NFT_TABLE, SUBNETS, plan_hosts
+from gpu_docker.lab.state import LabHost, LabState, cache_dir, load, save, state_dir, state_file
+
+VERSIONS = ["1.17.8", "1.18.1"]
+SSHD_TIMEOUT = 60.0
+
+
+class LabError(RuntimeError):
+    """The lab could not be brought up; the message says what and where to look."""
+
+
+# What the lab writes in its state directory; down removes these names and nothing else,
+# in case GPU_DOCKER_LAB_DIR points somewhere shared.
+STATE_ENTRIES = (
+    "lab.json",
+    "lab.tmp",
+    "hosts",
+    "repo",
+    "debs",
+    "gnupg",
+    "id_ed25519",
+    "id_ed25519.pub",
+    "known_hosts",
+    "http.pid",
+    "http.log",
+)
+
+
+def _http_pid_file(directory: Path) -> Path:
+    return directory / "http.pid"
+
+
+def _remove_entries(directory: Path) -> None:
+    for name in STATE_ENTRIES:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _start_hosts(planned: list[LabHost], directory: Path, client_key: str) -> list[LabHost]:
+    """Create each host's namespace and key, launch it; return hosts with their pids."""
+    cache = cache_dir()
+    lowers = {flavour: rootfs.lower_dirs(cache, flavour) for flavour in {h.docker for h in planned}}
+    started = []
+    for host in planned:
+        host_dir = hosts.host_dir(directory, host)
+        host_dir.mkdir(parents=True)
+        ssh.generate_key(host_dir / "ssh_host_ed25519_key", host.name)
+        network.create_netns(host)
+        started.append(hosts.start(host, lowers[host.docker], directory, client_key))
+    return started
+
+
+def _write_known_hosts(started: list[LabHost], directory: Path) -> Path:
+    path = directory / "known_hosts"
+    lines = []
+    for host in started:
+        public = (hosts.host_dir(directory, host) / "ssh_host_ed25519_key.pub").read_text()
+        lines.append(ssh.known_hosts_line(host.address, public))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _build(online: int, restricted: int, trixie_docker: int, directory: Path) -> LabState:
+    planned = plan_hosts(online, restricted, trixie_docker)
+    for subnet in SUBNETS.values():
+        network.create_bridge(subnet)
+    network.install_firewall()
+    client_key = ssh.generate_key(directory / "id_ed25519", "gpu-docker-lab controller")
+    built = repo.build(directory, VERSIONS)
+    gateway = SUBNETS["online"].gateway
+    port = repo.free_port(gateway)
+    http_pid = repo.serve(built.root, gateway, port, directory / "http.log")
+    _http_pid_file(directory).write_text(f"{http_pid}\n")
+    started = _start_hosts(planned, directory, client_key)
+    known_hosts = _write_known_hosts(started, directory)
+    silent = ssh.wait_for_sshd([host.address for host in started], SSHD_TIMEOUT)
+    if silent:
+        names = [host.name for host in started if host.address in silent]
+        logs = ", ".join(str(hosts.host_dir(directory, host) / "console.log") for host in started)
+        raise LabError(f"sshd did not answer on {', '.join(names)}; see {logs}")
+    base = f"http://{gateway}:{port}"
+    return LabState(
+        hosts=started,
+        ssh_key=str(directory / "id_ed25519"),
+        known_hosts=str(known_hosts),
+        repo_url=f"{base}/stable/deb/$(ARCH)",
+        key_url=f"{base}/gpgkey",
+        wrong_key_url=f"{base}/gpgkey-wrong",
+        key_fingerprint=built.fingerprint.upper(),
+        bundle_dir=str(directory / "debs"),
+        versions=list(VERSIONS),
+        bridges=[subnet.bridge for subnet in SUBNETS.values()],
+        nft_table=NFT_TABLE,
+        http_pid=http_pid,
+    )
+
+
+def up(online: int, restricted: int, trixie_docker: int = 0) -> LabState:
+    """Tear down any old lab, bring up a fresh one, record it in lab.json, return it."""
+    down()
+    directory = state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        state = _build(online, restricted, trixie_docker, directory)
+        save(state, state_file(directory))
+    except BaseException:
+        down()
+        raise
+    return state
+
+
+def _kill_http_server(directory: Path) -> None:
+    pid_file = _http_pid_file(directory)
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text())
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return
+    if b"http.server" in cmdline:  # the pid may have been reused since
+        hosts.kill([pid])
+
+
+def _unmount_under(directory: Path) -> None:
+    """Lazily unmount anything left mounted below ``directory`` (deepest first)."""
+    prefix = str(directory.resolve()) + "/"
+    points = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for point in sorted((p for p in points if p.startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+
+
+def down() -> None:
+    """Remove every trace of the lab; quietly does nothing when no lab is up."""
+    directory = state_dir()
+    for netns in network.lab_netns():
+        hosts.kill(network.netns_pids(netns))
+        network.delete_netns(netns)
+    _kill_http_server(directory)
+    network.delete_bridges()
+    network.remove_firewall()
+    repo.stop_gpg_agent(directory / "gnupg")
+    if directory.exists():
+        _unmount_under(directory)
+        _remove_entries(directory)
+
+
+@contextmanager
+def running_lab(online: int, restricted: int, trixie_docker: int = 0) -> Iterator[LabState]:
+    """A lab for the duration of a ``with`` block, torn down however the block ends."""
+    try:
+        yield up(online, restricted, trixie_docker)
+    finally:
+        down()
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    """One host as ``lab status`` sees it."""
+
+    host: LabHost
+    running: bool
+    answers: bool
+
+
+def status() -> list[HostStatus] | None:
+    """Each host's process and sshd state, or None when no lab is up."""
+    state = load()
+    if state is None:
+        return None
+    return [
+        HostStatus(
+            host=host,
+            running=os.path.exists(f"/proc/{host.pid}"),
+            answers=ssh.sshd_answers(host.address),
+        )
+        for host in state.hosts
+    ]

@@ -1,0 +1,76 @@
+"""SSH identities of the lab: the controller's key, each host's key, the known_hosts.
+
+Hosts are reached exactly like real servers: root by key, with strict host key checking
+against a known_hosts file the lab writes, so a test proves that pyinfra's SSH connector
+verifies host keys rather than trusting on first use.
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gpu_docker.lab.state import LabHost, LabState
+
+
+def generate_key(path: Path, comment: str) -> str:
+    """Make an ed25519 key pair at ``path`` (replacing any) and return the public line."""
+    for old in (path, path.with_name(path.name + ".pub")):
+        old.unlink(missing_ok=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+    )
+    return path.with_name(path.name + ".pub").read_text().strip()
+
+
+def known_hosts_line(address: str, public_key: str) -> str:
+    """A known_hosts entry for ``address`` from a ``.pub`` line (type, key, comment)."""
+    key_type, key = public_key.split()[:2]
+    return f"{address} {key_type} {key}"
+
+
+def ssh_command(state: LabState, host: LabHost, command: Sequence[str] | str) -> list[str]:
+    """The OpenSSH argv that runs ``command`` on ``host`` as pyinfra would reach it."""
+    remote = command if isinstance(command, str) else shlex.join(command)
+    return [
+        "ssh",
+        "-i",
+        state.ssh_key,
+        "-o",
+        f"UserKnownHostsFile={state.known_hosts}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        f"root@{host.address}",
+        remote,
+    ]
+
+
+def sshd_answers(address: str, timeout: float = 1.0) -> bool:
+    """Whether an sshd at ``address`` sends its banner."""
+    try:
+        with socket.create_connection((address, 22), timeout=timeout) as conn:
+            return conn.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def wait_for_sshd(addresses: Sequence[str], timeout: float) -> list[str]:
+    """Poll until every address answers or ``timeout`` passes; return the silent ones."""
+    pending = list(addresses)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        pending = [address for address in pending if not sshd_answers(address)]
+        if pending:
+            time.sleep(0.1)
+    return pending

@@ -1,0 +1,112 @@
+"""The lab's state file: what is up, where, and what teardown must undo.
+
+Everything that creates or reads the lab (the CLI, ``inventories/sandbox.py``, the tests)
+goes through these dataclasses so the JSON has one shape. Teardown reads the same file, so
+every pid, namespace and link the lab made is recorded here before it is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+Group = Literal["online", "restricted"]
+DockerFlavour = Literal["bookworm", "trixie"]
+
+GROUPS: tuple[Group, ...] = ("online", "restricted")
+DOCKER_FLAVOURS: tuple[DockerFlavour, ...] = ("bookworm", "trixie")
+
+DEFAULT_STATE_DIR = Path("/var/lib/gpu-docker-lab")
+DEFAULT_CACHE_DIR = Path("/var/cache/gpu-docker-lab")
+
+
+def state_dir() -> Path:
+    """Where the running lab keeps its files (env ``GPU_DOCKER_LAB_DIR``)."""
+    return Path(os.environ.get("GPU_DOCKER_LAB_DIR") or DEFAULT_STATE_DIR)
+
+
+def cache_dir() -> Path:
+    """Where built root filesystems survive between labs (env ``GPU_DOCKER_LAB_CACHE``)."""
+    return Path(os.environ.get("GPU_DOCKER_LAB_CACHE") or DEFAULT_CACHE_DIR)
+
+
+def state_file(directory: Path | None = None) -> Path:
+    """The lab.json inside a state directory."""
+    return (directory or state_dir()) / "lab.json"
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One throwaway host: its ssh name and address, its group and docker build.
+
+    ``netns``, ``veth`` and ``pid`` (the ``unshare`` process holding the host's
+    namespaces) are what teardown needs.
+    """
+
+    name: str
+    address: str
+    group: Group
+    docker: DockerFlavour
+    netns: str
+    veth: str
+    pid: int = 0
+
+
+@dataclass(frozen=True)
+class LabState:
+    """The whole lab as written to ``lab.json``."""
+
+    hosts: list[LabHost]
+    ssh_key: str
+    known_hosts: str
+    repo_url: str
+    key_url: str
+    wrong_key_url: str
+    key_fingerprint: str
+    bundle_dir: str
+    versions: list[str]
+    bridges: list[str]
+    nft_table: str
+    http_pid: int = 0
+
+    def group(self, group: Group) -> list[LabHost]:
+        """The hosts of one group, in name order."""
+        return [host for host in self.hosts if host.group == group]
+
+    def host(self, name: str) -> LabHost:
+        """The host called ``name``; KeyError names the hosts that exist."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(f"no lab host {name!r}; hosts: {', '.join(h.name for h in self.hosts)}")
+
+
+def dump(state: LabState) -> str:
+    """Serialise the state as stable, readable JSON."""
+    return json.dumps(asdict(state), indent=2, sort_keys=True) + "\n"
+
+
+def parse(text: str) -> LabState:
+    """Parse lab.json text back into a LabState."""
+    raw = json.loads(text)
+    hosts = [LabHost(**host) for host in raw.pop("hosts")]
+    return LabState(hosts=hosts, **raw)
+
+
+def save(state: LabState, path: Path) -> None:
+    """Write the state atomically, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(dump(state))
+    tmp.replace(path)
+
+
+def load(path: Path | None = None) -> LabState | None:
+    """The running lab's state, or None when no lab is up."""
+    path = path or state_file()
+    if not path.exists():
+        return None
+    return parse(path.read_text())
