@@ -7,9 +7,11 @@ come from one place and are compared field by field.
 from __future__ import annotations
 
 import hashlib
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from debian.arfile import ArError
 from debian.debfile import DebError, DebFile
 
 from gpu_docker.bundle.errors import BundleError
@@ -44,7 +46,7 @@ def read_deb(path: Path) -> DebInfo:
     """Read ``path``'s control data; BundleError naming the file if it is not a deb."""
     try:
         control = DebFile(str(path)).debcontrol()
-    except (DebError, OSError, EOFError, KeyError, ValueError) as exc:
+    except (ArError, DebError, tarfile.TarError, OSError, EOFError, KeyError, ValueError) as exc:
         raise BundleError(f"not a Debian package: {path} ({exc})") from exc
     missing = [key for key in ("Package", "Version", "Architecture") if key not in control]
     if missing:
