@@ -109,9 +109,24 @@ def _install_trixie_docker(base: Path, layer: Path) -> None:
         policy.chmod(0o755)
         env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         try:
-            subprocess.run(["chroot", str(root), "apt-get", "update", "-q"], check=True, env=env)
             subprocess.run(
-                ["chroot", str(root), "apt-get", "install", "-y", "-q", *TRIXIE_PACKAGES],
+                ["chroot", str(root), "apt-get", "update", "-q", "-oAcquire::Languages=none"],
+                check=True,
+                env=env,
+            )
+            subprocess.run(
+                [
+                    "chroot",
+                    str(root),
+                    "apt-get",
+                    "install",
+                    "-y",
+                    "-q",
+                    # Recommends would pull in systemd; lab hosts have none, like the
+                    # servers the deploy's `service docker restart` path is for.
+                    "--no-install-recommends",
+                    *TRIXIE_PACKAGES,
+                ],
                 check=True,
                 env=env,
             )
