@@ -15,7 +15,8 @@ from io import StringIO
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api import OperationMeta, deploy, operation
+from pyinfra.api import deploy, operation
+from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
 from gpu_docker import operations, preflight
@@ -23,7 +24,7 @@ from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.daemon_json import DaemonJsonError, render_owned
-from gpu_docker.facts import HostPreflight, Preflight
+from gpu_docker.facts import HostPreflight, InstalledPackages, Preflight
 from gpu_docker.settings import Settings, SettingsError, load_settings
 
 #: NVIDIA's four runtime packages, in the order their Depends need.
@@ -93,7 +94,7 @@ def apt_refresh(changes: list[OperationMeta], wanted: dict[str, str], cache_time
         yield from apt.update._inner()
         yield f"touch {apt.APT_UPDATE_FILENAME}"
         return
-    installed = host.get_fact(HostPreflight, packages=tuple(wanted)).installed_versions()
+    installed = host.get_fact(InstalledPackages, *wanted)
     if all(installed.get(name) == version for name, version in wanted.items()):
         host.noop("packages already at the pinned version: no apt-get update")
         return

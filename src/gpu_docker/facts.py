@@ -157,6 +157,28 @@ class HostPreflight(FactBase[Preflight]):
         )
 
 
+class InstalledPackages(FactBase[dict[str, str]]):
+    """Package -> version for the given packages that dpkg calls fully installed (``ii``).
+
+    Half-installed or half-configured packages (an interrupted dpkg) are left out, so the
+    deploy installs them again rather than trusting them.
+    """
+
+    def command(self, *packages: str) -> StringCommand:
+        return script_command(
+            "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' \"$@\" 2>/dev/null; true",
+            *packages,
+        )
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for line in output:
+            name, version, status = ([*line.split("\t"), "", ""])[:3]
+            if version and status.startswith("ii"):
+                found[name] = version
+        return found
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A file's bytes as text (``None`` = absent) and the path a symlink resolves to."""

@@ -18,14 +18,15 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host, logger
-from pyinfra.api import FileUploadCommand, OperationMeta, QuoteString, StringCommand, operation
+from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
     GpuDockerVerification,
-    HostPreflight,
+    InstalledPackages,
     KeyringFingerprints,
     RemoteFileText,
     RemoteSha256,
@@ -190,7 +191,7 @@ def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
     ``dpkg -i`` only: no ``apt-get -f`` reaching for a network a restricted host lacks.
     """
     names = tuple(e.package for e in entries)
-    installed = host.get_fact(HostPreflight, packages=names).installed_versions()
+    installed = host.get_fact(InstalledPackages, *names)
     needed = [e for e in entries if installed.get(e.package) != e.version]
     if not needed:
         host.noop(f"{len(entries)} bundle packages already installed at {entries[0].version}")

@@ -1,0 +1,165 @@
+"""What each operation yields for a given host state: the commands, or a reason for none."""
+
+import json
+from pathlib import Path
+
+from gpu_docker.bundle.manifest import BundleEntry
+from gpu_docker.facts import (
+    InstalledPackages,
+    KeyringFingerprints,
+    RemoteFile,
+    RemoteFileText,
+    RemoteSha256,
+)
+from gpu_docker.operations import apply_to_docker, apt_keyring, daemon_json_merge, install_bundle
+
+FPR = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
+OWNED = {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}
+
+
+def test_keyring_with_the_pinned_key_is_left_alone(run_op):
+    commands, host = run_op(
+        apt_keyring, {KeyringFingerprints: [FPR]}, url="http://k", fingerprint=FPR, path="/k.gpg"
+    )
+    assert commands == []
+    assert host.noops == [f"/k.gpg already holds key {FPR}"]
+
+
+def test_keyring_fetch_passes_host_data_as_quoted_arguments(run_op):
+    commands, _ = run_op(
+        apt_keyring,
+        {KeyringFingerprints: []},
+        url="http://k/key; rm -rf /",
+        fingerprint=FPR,
+        path="/usr/share/keyrings/my ring.gpg",
+    )
+    assert len(commands) == 1
+    assert commands[0].endswith(
+        f"gpu-docker 'http://k/key; rm -rf /' {FPR} '/usr/share/keyrings/my ring.gpg'"
+    )
+
+
+def remote(text, target="/etc/docker/daemon.json"):
+    return {RemoteFileText: RemoteFile("/etc/docker/daemon.json", target, text)}
+
+
+def test_daemon_json_with_the_runtime_is_not_touched(run_op):
+    text = json.dumps({"debug": True, **OWNED})
+    commands, host = run_op(
+        daemon_json_merge, remote(text), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
+    )
+    assert commands == []
+    assert host.noops == ["/etc/docker/daemon.json already has the owned settings"]
+
+
+def test_daemon_json_is_uploaded_beside_the_target_then_swapped_with_a_backup(run_op):
+    commands, host = run_op(
+        daemon_json_merge,
+        remote('{"debug": true}', target="/srv/conf/daemon.json"),
+        path="/etc/docker/daemon.json",
+        owned=OWNED,
+        backup=".gpu-docker-X.bak",
+    )
+    assert commands[0] == "mkdir -p /srv/conf"
+    kind, data, dest = commands[1]
+    assert (kind, dest) == ("upload", "/srv/conf/.daemon.json.gpu-docker.tmp")
+    assert json.loads(data) == {"debug": True, **OWNED}
+    assert commands[2].endswith(
+        "gpu-docker /srv/conf/.daemon.json.gpu-docker.tmp /srv/conf/daemon.json "
+        "/srv/conf/daemon.json.gpu-docker-X.bak"
+    )
+    assert host.logs[0] == "Will modify /srv/conf/daemon.json"
+
+
+def test_unparseable_daemon_json_fails_the_host_and_writes_nothing(run_op):
+    commands, _ = run_op(
+        daemon_json_merge, remote("{oops"), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
+    )
+    assert len(commands) == 1
+    assert "not valid JSON" in commands[0] and "left untouched" in commands[0]
+    assert commands[0].endswith("exit 1")
+
+
+def entries(tmp_path: Path):
+    names = ["libnvidia-container1", "libnvidia-container-tools"]
+    return [
+        BundleEntry(
+            file=f"{n}_1.17.8-1_amd64.deb",
+            package=n,
+            version="1.17.8-1",
+            arch="amd64",
+            size=1,
+            sha256=f"{i}" * 64,
+            order=i,
+            depends="",
+            directory=tmp_path,
+        )
+        for i, n in enumerate(names, 1)
+    ]
+
+
+def test_bundle_already_installed_uploads_nothing(run_op, tmp_path):
+    installed = {"libnvidia-container1": "1.17.8-1", "libnvidia-container-tools": "1.17.8-1"}
+    commands, host = run_op(
+        install_bundle,
+        {InstalledPackages: installed, RemoteSha256: {}},
+        entries=entries(tmp_path),
+        remote_dir="/var/cache/gpu-docker/1.17.8/amd64",
+    )
+    assert commands == []
+    assert host.noops == ["2 bundle packages already installed at 1.17.8-1"]
+
+
+def test_bundle_uploads_only_debs_whose_checksum_differs_and_installs_in_order(run_op, tmp_path):
+    cache = "/var/cache/gpu-docker/1.17.8/amd64"
+    debs = entries(tmp_path)
+    commands, _ = run_op(
+        install_bundle,
+        {InstalledPackages: {}, RemoteSha256: {f"{cache}/{debs[0].file}": debs[0].sha256}},
+        entries=debs,
+        remote_dir=cache,
+    )
+    assert commands[0] == f"install -d -m 0755 {cache}"
+    assert commands[1] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
+    assert len(commands) == 3
+    order = [f"{d.file}={d.sha256}" for d in debs]
+    assert commands[2].endswith(f"gpu-docker {cache} {order[0]} {order[1]}")
+
+
+class Meta:
+    def __init__(self, changed: bool):
+        self.changed = changed
+
+
+def apply(run_op, changed, **overrides):
+    kwargs = {
+        "changes": [Meta(False), Meta(changed)],
+        "strategy": "restart",
+        "daemon_json_path": "/etc/docker/daemon.json",
+        "backup": ".b",
+        "runtime_name": "nvidia",
+        "timeout": 60,
+        "validate": True,
+        "init": "systemd",
+    } | overrides
+    return run_op(apply_to_docker, {}, **kwargs)
+
+
+def test_docker_is_left_running_when_nothing_changed(run_op):
+    commands, host = apply(run_op, changed=False)
+    assert commands == []
+    assert host.noops == ["nothing changed: docker left running"]
+
+
+def test_restart_script_gets_init_system_and_validation(run_op):
+    for init, validate, flag in (("systemd", True, "1"), ("sysv", False, "0")):
+        commands, _ = apply(run_op, changed=True, init=init, validate=validate)
+        assert commands[0].endswith(
+            f"gpu-docker restart /etc/docker/daemon.json .b nvidia 60 {init} {flag}"
+        )
+
+
+def test_never_strategy_reports_a_pending_restart_instead(run_op):
+    commands, host = apply(run_op, changed=True, strategy="never")
+    assert commands == []
+    assert host.logs == ["gpu-docker: docker restart pending (restart_strategy=never)"]
