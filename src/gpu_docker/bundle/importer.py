@@ -155,17 +155,21 @@ def import_packages(paths: Sequence[Path], dest_root: Path) -> ImportResult:
             raise BundleError(
                 f"a different bundle already exists at {target}; remove it first to replace it"
             )
-        try:
-            verify_bundle(existing)
+        if _verifies(existing):
             return ImportResult(existing, changed=False)
-        except BundleError:
-            pass  # same manifest, damaged or missing debs: restore them below
-    sources = {
-        entry.file: next(i.path for i in infos if i.package == entry.package)
-        for entry in plan.entries
-    }
-    _stage_and_swap(plan, sources)
+        # Same manifest but damaged or missing debs (e.g. a fresh git clone): restore them.
+    paths_by_package = {info.package: info.path for info in infos}
+    _stage_and_swap(plan, {entry.file: paths_by_package[entry.package] for entry in plan.entries})
     return ImportResult(read_manifest(target / MANIFEST_NAME), changed=True)
+
+
+def _verifies(manifest: Manifest) -> bool:
+    """Whether the bundle on disk matches its manifest."""
+    try:
+        verify_bundle(manifest)
+    except BundleError:
+        return False
+    return True
 
 
 def _stage_and_swap(plan: Manifest, sources: dict[str, Path]) -> None:
