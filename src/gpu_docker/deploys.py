@@ -24,7 +24,8 @@ from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.daemon_json import DaemonJsonError, render_owned
-from gpu_docker.facts import HostPreflight, InstalledPackages, Preflight
+from gpu_docker.facts import GpuDockerVerification, HostPreflight, InstalledPackages, Preflight
+from gpu_docker.report import describe
 from gpu_docker.settings import Settings, SettingsError, load_settings
 
 #: NVIDIA's four runtime packages, in the order their Depends need.
@@ -227,3 +228,23 @@ def converge(project_root: Path) -> None:
         runtime_name=settings.runtime_name,
         smoke_test_image=settings.smoke_test_image,
     )
+
+
+@deploy("gpu-docker verify")
+def report() -> None:
+    """Read-only: print whether GPU containers work on the current host; fail it if not."""
+    try:
+        settings = current_settings()
+    except SettingsError as exc:
+        operations.fail(name="Check settings", message=exc.problem)
+        return
+    found = host.get_fact(
+        GpuDockerVerification,
+        runtime_name=settings.runtime_name,
+        image=settings.smoke_test_image or "",
+    )
+    lines, problem = describe(found, settings.runtime_name, settings.smoke_test_image)
+    for line in lines:
+        host.log(line)
+    if problem:
+        operations.fail(name="Verify", message=problem)

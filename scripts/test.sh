@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite, set-up included: lint, unit and operation tests, and the
+# end-to-end tests on the sandbox lab (real SSH hosts, real dockerd; needs root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/ruff check .
+.venv/bin/python -m pytest "$@"
