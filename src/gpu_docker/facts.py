@@ -164,6 +164,10 @@ class InstalledPackages(FactBase[dict[str, str]]):
     deploy installs them again rather than trusting them.
     """
 
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
+
     def command(self, *packages: str) -> StringCommand:
         return script_command(
             "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' \"$@\" 2>/dev/null; true",
@@ -236,12 +240,20 @@ class KeyringFingerprints(FactBase[list[str]]):
     def command(self, path: str) -> StringCommand:
         return script_command(_KEYRING, path)
 
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
     def process(self, output: list[str]) -> list[str]:
         return [v.upper() for v in _key_values(output).get("fpr", [])]
 
 
 class RemoteSha256(FactBase[dict[str, str]]):
     """sha256 of each existing file among the given paths, in one round trip."""
+
+    @staticmethod
+    def default() -> dict[str, str]:
+        return {}
 
     def command(self, *paths: str) -> StringCommand:
         return script_command(

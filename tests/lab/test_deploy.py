@@ -1,0 +1,151 @@
+"""End to end: the real pyinfra CLI converges real SSH hosts running real dockerd.
+
+The tests in this module run in order on the session's lab: preview, converge, re-run,
+upgrade. Each asserts on the hosts themselves (files, dpkg, docker), not on our own output.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+OPERATOR_DAEMON_JSON = {
+    "registry-mirrors": ["https://mirror.example.invalid"],
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "10m", "max-file": "3"},
+    "runtimes": {"custom": {"path": "/usr/sbin/runc"}},
+}
+SEEDED = "lab-online-1"
+
+# Everything the deploy may touch, as one fingerprint per host.
+SNAPSHOT = r"""
+for p in /etc/docker /etc/apt /usr/share/keyrings /var/cache/gpu-docker /var/lib/dpkg/status; do
+    [ -e "$p" ] && find "$p" -xdev \( -type f -o -type l \) -print0 | sort -z \
+        | xargs -0 -r sha256sum 2>/dev/null
+done
+cat /var/run/docker.pid
+"""
+
+
+def snapshot(lab, host_exec) -> dict[str, str]:
+    result = {}
+    for host in lab.hosts:
+        run = host_exec(lab, host.name, SNAPSHOT)
+        assert run.returncode == 0, run.stderr
+        result[host.name] = run.stdout
+    return result
+
+
+def docker_runtimes(lab, host_exec, name: str) -> list[str]:
+    run = host_exec(lab, name, "docker info --format '{{json .Runtimes}}'")
+    assert run.returncode == 0, f"{name}: {run.stderr}"
+    return sorted(json.loads(run.stdout))
+
+
+def toolkit_versions(lab, host_exec, name: str) -> dict[str, str]:
+    run = host_exec(
+        lab,
+        name,
+        "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' "
+        "libnvidia-container1 libnvidia-container-tools nvidia-container-toolkit-base "
+        "nvidia-container-toolkit 2>/dev/null; true",
+    )
+    return {
+        line.split()[0]: line.split()[1]
+        for line in run.stdout.splitlines()
+        if line.split()[2:3] == ["ii"]
+    }
+
+
+@pytest.fixture(scope="module")
+def seeded(lab, host_exec):
+    """One online host starts with an operator's daemon.json that must survive."""
+    text = json.dumps(OPERATOR_DAEMON_JSON, indent=2) + "\n"
+    run = host_exec(
+        lab, SEEDED, f"mkdir -p /etc/docker && cat > /etc/docker/daemon.json <<'EOF'\n{text}EOF"
+    )
+    assert run.returncode == 0, run.stderr
+    return text
+
+
+@pytest.fixture(scope="module")
+def converged(lab, seeded, host_exec, run_pyinfra):
+    """The state after a preview and a first apply, with the outputs of both."""
+    before = snapshot(lab, host_exec)
+    dry = run_pyinfra("deploys/gpu_docker.py", "--dry", "--diff")
+    after_dry = snapshot(lab, host_exec)
+    apply = run_pyinfra("deploys/gpu_docker.py")
+    return {"before": before, "dry": dry, "after_dry": after_dry, "apply": apply}
+
+
+def test_dry_run_previews_the_diff_and_changes_no_byte(converged):
+    dry = converged["dry"]
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert converged["after_dry"] == converged["before"]
+    assert f"[{SEEDED}] Will modify /etc/docker/daemon.json" in dry.stdout
+    assert '+        "nvidia": {' in dry.stdout or '+    "nvidia": {' in dry.stdout
+
+
+def test_every_host_converges_and_docker_lists_the_runtime(lab, converged, host_exec):
+    apply = converged["apply"]
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    for host in lab.hosts:
+        assert "nvidia" in docker_runtimes(lab, host_exec, host.name), host.name
+        versions = toolkit_versions(lab, host_exec, host.name)
+        assert versions == dict.fromkeys(
+            (
+                "libnvidia-container1",
+                "libnvidia-container-tools",
+                "nvidia-container-toolkit-base",
+                "nvidia-container-toolkit",
+            ),
+            "1.17.8-1",
+        ), host.name
+
+
+def test_operator_settings_in_daemon_json_survive(lab, converged, host_exec):
+    run = host_exec(lab, SEEDED, "cat /etc/docker/daemon.json")
+    data = json.loads(run.stdout)
+    for key in ("registry-mirrors", "log-driver", "log-opts"):
+        assert data[key] == OPERATOR_DAEMON_JSON[key]
+    assert data["runtimes"]["custom"] == OPERATOR_DAEMON_JSON["runtimes"]["custom"]
+    assert data["runtimes"]["nvidia"] == {"path": "nvidia-container-runtime", "args": []}
+    assert list(data)[:4] == list(OPERATOR_DAEMON_JSON)
+    assert "custom" in docker_runtimes(lab, host_exec, SEEDED)
+
+
+def test_previous_daemon_json_is_backed_up_privately(lab, converged, seeded, host_exec):
+    run = host_exec(
+        lab,
+        SEEDED,
+        "for f in /etc/docker/daemon.json.gpu-docker-*.bak; do stat -c %a $f; cat $f; done",
+    )
+    mode, _, content = run.stdout.partition("\n")
+    assert mode == "600"
+    assert content == seeded
+
+
+def test_online_hosts_trust_only_the_pinned_keyring(lab, converged, host_exec):
+    for host in lab.group("online"):
+        run = host_exec(lab, host.name, "cat /etc/apt/sources.list.d/nvidia-container-toolkit.list")
+        assert run.stdout == (
+            "deb [signed-by=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg] "
+            f"{lab.repo_url} /\n"
+        )
+
+
+def test_second_run_changes_nothing_uploads_nothing_restarts_nothing(
+    lab, converged, host_exec, run_pyinfra
+):
+    before = snapshot(lab, host_exec)
+    again = run_pyinfra("deploys/gpu_docker.py")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert snapshot(lab, host_exec) == before  # same files, same bytes, same dockerd pid
+    for line in again.stdout.splitlines():
+        if line.strip().startswith("[lab-") and "Success" in line:
+            raise AssertionError(f"a change was reported: {line}")
+    assert "docker left running" not in again.stderr  # noop reasons are not errors
+    assert "No changes" in again.stdout or "no change" in again.stdout.lower()
