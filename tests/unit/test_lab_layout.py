@@ -1,0 +1,47 @@
+"""Host names, addresses and interface names of the lab."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpu_docker.lab.layout import MAX_HOSTS_PER_GROUP, SUBNETS, plan_hosts
+
+
+def test_groups_get_separate_subnets_off_the_bridge_address() -> None:
+    hosts = plan_hosts(2, 2)
+    assert [(h.name, h.address, h.group) for h in hosts] == [
+        ("lab-online-1", "10.213.0.10", "online"),
+        ("lab-online-2", "10.213.0.11", "online"),
+        ("lab-restricted-1", "10.213.1.10", "restricted"),
+        ("lab-restricted-2", "10.213.1.11", "restricted"),
+    ]
+    assert SUBNETS["online"].gateway == "10.213.0.1"
+    assert SUBNETS["restricted"].gateway == "10.213.1.1"
+
+
+def test_addresses_and_names_are_unique_and_interface_names_fit_the_kernel() -> None:
+    hosts = plan_hosts(MAX_HOSTS_PER_GROUP, MAX_HOSTS_PER_GROUP)
+    for attribute in ("name", "address", "netns", "veth"):
+        values = [getattr(host, attribute) for host in hosts]
+        assert len(set(values)) == len(values), attribute
+    assert max(len(host.veth) for host in hosts) <= 15
+    assert all(int(host.address.rsplit(".", 1)[1]) <= 254 for host in hosts)
+
+
+def test_trixie_docker_goes_to_the_last_online_hosts() -> None:
+    hosts = plan_hosts(3, 1, trixie_docker=2)
+    assert [(h.name, h.docker) for h in hosts] == [
+        ("lab-online-1", "bookworm"),
+        ("lab-online-2", "trixie"),
+        ("lab-online-3", "trixie"),
+        ("lab-restricted-1", "bookworm"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("online", "restricted", "trixie"),
+    [(0, 0, 0), (-1, 2, 0), (1, 1, 2), (MAX_HOSTS_PER_GROUP + 1, 0, 0)],
+)
+def test_impossible_labs_are_refused(online: int, restricted: int, trixie: int) -> None:
+    with pytest.raises(ValueError):
+        plan_hosts(online, restricted, trixie)
