@@ -69,13 +69,13 @@ def host_exec(
     )
 
 
-@pytest.fixture(name="run_pyinfra")
+@pytest.fixture(name="run_pyinfra", scope="session")
 def _run_pyinfra_fixture() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``run_pyinfra(*args)`` for tests: the real pyinfra CLI on the sandbox inventory."""
     return run_pyinfra
 
 
-@pytest.fixture(name="host_exec")
+@pytest.fixture(name="host_exec", scope="session")
 def _host_exec_fixture() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``host_exec(lab, name, command)`` for tests: a shell command on a lab host."""
     return host_exec
