@@ -1,8 +1,9 @@
 """The lab's state file: what is up, where, and what teardown must undo.
 
 Everything that creates or reads the lab (the CLI, ``inventories/sandbox.py``, the tests)
-goes through these dataclasses so the JSON has one shape. Teardown reads the same file, so
-every pid, namespace and link the lab made is recorded here before it is made.
+goes through these dataclasses so the JSON has one shape. The pids, namespaces, bridges
+and nft table are recorded for readers and tools; teardown itself finds them by the lab's
+names too, so it also works when a ``lab up`` died before writing this file.
 """
 
 from __future__ import annotations
