@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import subprocess
 import sys
 import time
 
@@ -40,6 +42,14 @@ def _up(args: argparse.Namespace) -> int:
         state = lifecycle.up(args.online, args.restricted, args.trixie_docker)
     except (lifecycle.LabError, ValueError) as error:
         print(f"gpu-docker lab up: {error}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        failed = shlex.join(str(part) for part in error.cmd)
+        detail = (error.stderr or "").strip() if isinstance(error.stderr, str) else ""
+        print(
+            f"gpu-docker lab up: `{failed}` failed (exit {error.returncode}) {detail}",
+            file=sys.stderr,
+        )
         return 1
     print(_summary(state))
     print(f"\nlab up in {time.monotonic() - start:.1f}s")

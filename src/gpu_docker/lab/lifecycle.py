@@ -22,6 +22,20 @@ from gpu_docker.lab.state import LabHost, LabState, cache_dir, load, save, state
 
 VERSIONS = ["1.17.8", "1.18.1"]
 SSHD_TIMEOUT = 60.0
+REQUIRED_TOOLS = (
+    "debootstrap",
+    "chroot",
+    "mount",
+    "ip",
+    "nft",
+    "nsenter",
+    "unshare",
+    "ssh-keygen",
+    "gpg",
+    "gpgconf",
+    "apt-ftparchive",
+    "dpkg-deb",
+)
 
 
 class LabError(RuntimeError):
@@ -117,8 +131,18 @@ def _build(online: int, restricted: int, trixie_docker: int, directory: Path) ->
     )
 
 
+def _require_tools() -> None:
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise LabError(
+            f"missing tools: {', '.join(missing)} (scripts/bootstrap.sh installs them;"
+            " run as root with /usr/sbin on PATH)"
+        )
+
+
 def up(online: int, restricted: int, trixie_docker: int = 0) -> LabState:
     """Tear down any old lab, bring up a fresh one, record it in lab.json, return it."""
+    _require_tools()
     down()
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ controller and would otherwise answer a restricted host that added a route to it
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 from gpu_docker.lab.layout import NFT_TABLE, PREFIX, SUBNETS, Subnet
@@ -91,7 +92,9 @@ def install_firewall() -> None:
 
 
 def remove_firewall() -> None:
-    """Drop the lab's nft table if it is loaded."""
+    """Drop the lab's nft table if it is loaded (nothing to drop without nft)."""
+    if shutil.which("nft") is None:
+        return
     subprocess.run(
         ["nft", "delete", "table", "inet", NFT_TABLE],
         check=False,
