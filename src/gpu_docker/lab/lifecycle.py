@@ -111,9 +111,13 @@ def _build(online: int, restricted: int, trixie_docker: int, directory: Path) ->
     known_hosts = _write_known_hosts(started, directory)
     silent = ssh.wait_for_sshd([host.address for host in started], SSHD_TIMEOUT)
     if silent:
-        names = [host.name for host in started if host.address in silent]
-        logs = ", ".join(str(hosts.host_dir(directory, host) / "console.log") for host in started)
-        raise LabError(f"sshd did not answer on {', '.join(names)}; see {logs}")
+        # Teardown deletes the console logs, so the first silent host's log goes in the error.
+        first = next(host for host in started if host.address in silent)
+        console = (hosts.host_dir(directory, first) / "console.log").read_text(errors="replace")
+        names = ", ".join(host.name for host in started if host.address in silent)
+        raise LabError(
+            f"sshd did not answer on {names}; {first.name}'s console:\n{console[-2000:]}"
+        )
     base = f"http://{gateway}:{port}"
     return LabState(
         hosts=started,
