@@ -95,7 +95,7 @@ def apt_refresh(changes: list[OperationMeta], wanted: dict[str, str], cache_time
         yield from apt.update._inner()
         yield f"touch {apt.APT_UPDATE_FILENAME}"
         return
-    installed = host.get_fact(InstalledPackages, *wanted)
+    installed = host.get_fact(InstalledPackages, packages=tuple(wanted))
     if all(installed.get(name) == version for name, version in wanted.items()):
         host.noop("packages already at the pinned version: no apt-get update")
         return

@@ -168,7 +168,7 @@ class InstalledPackages(FactBase[dict[str, str]]):
     def default() -> dict[str, str]:
         return {}
 
-    def command(self, *packages: str) -> StringCommand:
+    def command(self, packages: tuple[str, ...]) -> StringCommand:
         return script_command(
             "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' \"$@\" 2>/dev/null; true",
             *packages,
@@ -255,7 +255,7 @@ class RemoteSha256(FactBase[dict[str, str]]):
     def default() -> dict[str, str]:
         return {}
 
-    def command(self, *paths: str) -> StringCommand:
+    def command(self, paths: tuple[str, ...]) -> StringCommand:
         return script_command(
             'for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true', *paths
         )

@@ -136,10 +136,11 @@ def daemon_json_merge(path: str, owned: Mapping[str, Any], backup: str):
         host.noop(f"{current.target} already has the owned settings")
         return
 
-    host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
-    old_lines = (current.text or "").splitlines(keepends=True)
-    for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
-        logger.info("  %s", line)
+    if host.state.config.DIFF:
+        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
+        old_lines = (current.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
+            logger.info("  %s", line)
 
     target = PurePosixPath(current.target)
     temp = str(target.with_name(f".{target.name}.{BACKUP_TAG}.tmp"))
@@ -191,14 +192,14 @@ def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
     ``dpkg -i`` only: no ``apt-get -f`` reaching for a network a restricted host lacks.
     """
     names = tuple(e.package for e in entries)
-    installed = host.get_fact(InstalledPackages, *names)
+    installed = host.get_fact(InstalledPackages, packages=names)
     needed = [e for e in entries if installed.get(e.package) != e.version]
     if not needed:
         host.noop(f"{len(entries)} bundle packages already installed at {entries[0].version}")
         return
 
     paths = {e.file: f"{remote_dir}/{e.file}" for e in needed}
-    present = host.get_fact(RemoteSha256, *paths.values())
+    present = host.get_fact(RemoteSha256, paths=tuple(paths.values()))
     yield StringCommand("install", "-d", "-m", "0755", QuoteString(remote_dir))
     for entry in needed:
         remote = paths[entry.file]
@@ -290,7 +291,7 @@ def apply_to_docker(
     if strategy == "never":
         host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
         return
-    if not validate:
+    if not validate and host.state.is_executing:
         host.log("dockerd has no --validate (Docker < 23): daemon.json checked as JSON only")
     yield script_command(
         _APPLY,

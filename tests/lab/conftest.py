@@ -45,11 +45,14 @@ def pyinfra_executable() -> str:
 
 
 def run_pyinfra(
-    *args: str, inventory: Path = SANDBOX_INVENTORY, timeout: float = 600
+    *args: str, inventory: Path = SANDBOX_INVENTORY, timeout: float = 600, yes: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``pyinfra -y INVENTORY ARGS...`` from the project root; never raises on failure."""
+    """Run ``pyinfra [-y] INVENTORY ARGS...`` from the project root; never raises on failure.
+
+    ``yes=False`` for ``--dry`` previews: with ``-y`` pyinfra skips change detection.
+    """
     return subprocess.run(
-        [pyinfra_executable(), "-y", str(inventory), *args],
+        [pyinfra_executable(), *(["-y"] if yes else []), str(inventory), *args],
         cwd=PROJECT,
         capture_output=True,
         text=True,

@@ -30,7 +30,8 @@ class FakeHost:
 
     @property
     def state(self) -> Any:
-        return type("S", (), {"is_executing": self.executing})()
+        config = type("Config", (), {"DIFF": True})()
+        return type("State", (), {"is_executing": self.executing, "config": config})()
 
     def get_fact(self, cls: type, *args: Any, **kwargs: Any) -> Any:
         return self.facts[cls]
