@@ -1,6 +1,6 @@
 """Read-only report: does each host list the nvidia runtime, and can it run a GPU container?
 
-    pyinfra inventories/lab.py deploys/verify.py -y
+pyinfra inventories/lab.py deploys/verify.py -y
 """
 
 from gpu_docker.deploys import report
