@@ -36,13 +36,23 @@ def _repo_root(lab: LabState) -> str:
     return lab.key_url.rsplit("/", 1)[0]
 
 
+def _apt(lab_args: str) -> str:
+    """apt-get reading only this module's source list, whatever else the host has.
+
+    The deploy tests leave the toolkit source (another keyring, same URL) on the hosts;
+    apt refuses two Signed-By values for one source, so these tests keep to their own.
+    """
+    return f"apt-get -o Dir::Etc::SourceList={TEST_LIST} -o Dir::Etc::SourceParts=/nonexistent {lab_args}"
+
+
 @contextmanager
 def _lab_source(lab: LabState, host_exec, *, signed_by: bool) -> Iterator[None]:
     """Point ``ONLINE_HOST``'s apt at the lab repo; remove every trace afterwards."""
     option = f"[signed-by={TEST_KEYRING}] " if signed_by else ""
     line = f"deb {option}{lab.repo_url} /"
     setup = (
-        f"mkdir -p /etc/apt/keyrings && curl -fsS {lab.key_url} | gpg --dearmor > {TEST_KEYRING}"
+        "rm -f /var/lib/apt/lists/*10.213*"  # no index left by the deploy tests to fall back on
+        f" && mkdir -p /etc/apt/keyrings && curl -fsS {lab.key_url} | gpg --dearmor > {TEST_KEYRING}"
         f" && echo '{line}' > {TEST_LIST}"
     )
     assert host_exec(lab, ONLINE_HOST, setup).returncode == 0
@@ -138,7 +148,7 @@ def test_served_keys_have_the_recorded_fingerprint(lab: LabState, host_exec) -> 
 
 def test_apt_update_without_the_keyring_reports_no_pubkey(lab: LabState, host_exec) -> None:
     with _lab_source(lab, host_exec, signed_by=False):
-        result = host_exec(lab, ONLINE_HOST, "apt-get update")
+        result = host_exec(lab, ONLINE_HOST, _apt("update"))
     assert result.returncode != 0
     assert "NO_PUBKEY" in result.stdout + result.stderr
 
@@ -146,10 +156,10 @@ def test_apt_update_without_the_keyring_reports_no_pubkey(lab: LabState, host_ex
 def test_standin_packages_install_from_the_signed_repo(lab: LabState, host_exec) -> None:
     pinned = " ".join(f"{package}=1.17.8-1" for package in PACKAGES)
     with _lab_source(lab, host_exec, signed_by=True):
-        update = host_exec(lab, ONLINE_HOST, "apt-get update")
+        update = host_exec(lab, ONLINE_HOST, _apt("update"))
         assert update.returncode == 0, update.stdout + update.stderr
         assert "NO_PUBKEY" not in update.stdout + update.stderr
-        install = host_exec(lab, ONLINE_HOST, f"apt-get install -y -q {pinned}")
+        install = host_exec(lab, ONLINE_HOST, _apt(f"install -y -q {pinned}"))
         assert install.returncode == 0, install.stdout + install.stderr
         version = host_exec(lab, ONLINE_HOST, "nvidia-ctk --version")
     assert "1.17.8" in version.stdout
