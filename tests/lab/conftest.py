@@ -1,11 +1,10 @@
-"""The sandbox lab for end-to-end tests: one lab per session, always torn down.
+"""The sandbox lab for end-to-end tests: a fresh lab per test module, always torn down.
 
 ``lab`` brings up 3 online hosts (the last with trixie's docker 26) and 2 restricted
 hosts; tests reach them the way an operator would, with the real ``pyinfra`` CLI over SSH
-(``run_pyinfra``) or with OpenSSH (``host_exec``). Tests that change a host should put it
-back, because every test in the session shares the same hosts. Both helpers are also
-fixtures of the same name, so test modules need no import from this file.
-"""
+(``run_pyinfra``) or with OpenSSH (``host_exec``). Tests in one module share its hosts.
+Both helpers are also fixtures of the same name, so test modules need no import from
+this file. ``GPU_DOCKER_LAB_SLOT`` picks a lab slot, so two runs can share a machine."""
 
 from __future__ import annotations
 
@@ -27,9 +26,10 @@ SANDBOX_INVENTORY = PROJECT / "inventories" / "sandbox.py"
 ONLINE, RESTRICTED, TRIXIE_DOCKER = 3, 2, 1
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
-    """A running lab for the whole session; torn down even when tests fail."""
+    """A fresh lab for each test module (about 2 s once the rootfs is cached), torn down
+    even when tests fail, so no module sees what another did to the hosts."""
     if os.geteuid() != 0:
         pytest.skip("the sandbox lab needs root (network namespaces, mounts, bridges)")
     with running_lab(ONLINE, RESTRICTED, TRIXIE_DOCKER) as state:

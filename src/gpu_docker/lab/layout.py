@@ -3,17 +3,19 @@
 Pure functions, so the plan can be tested without root and so teardown can find what a
 half-finished ``lab up`` made from the names alone. Each group has its own bridge and /24:
 the repository listens only on the online bridge, and the restricted bridge has no path to
-it. 10.213.0.0/23 is unlikely to collide with a real network or docker's 172.17/16.
+it. 10.213.0.0/23 is unlikely to collide with a real network or docker's 172.17/16;
+slot N (``GPU_DOCKER_LAB_SLOT``) uses 10.213.2N.0/23 and its own names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gpu_docker.lab.state import DockerFlavour, Group, LabHost
+from gpu_docker.lab.state import DockerFlavour, Group, LabHost, lab_slot
 
-PREFIX = "gdlab"
-NFT_TABLE = "gpu_docker_lab"
+SLOT = lab_slot()
+PREFIX = "gdlab" if SLOT == 0 else f"gdl{SLOT}"
+NFT_TABLE = "gpu_docker_lab" if SLOT == 0 else f"gpu_docker_lab{SLOT}"
 FIRST_HOST_OCTET = 10
 MAX_HOSTS_PER_GROUP = 200
 
@@ -38,8 +40,8 @@ class Subnet:
 
 
 SUBNETS: dict[Group, Subnet] = {
-    "online": Subnet(bridge=f"{PREFIX}-on", network="10.213.0"),
-    "restricted": Subnet(bridge=f"{PREFIX}-rs", network="10.213.1"),
+    "online": Subnet(bridge=f"{PREFIX}-on", network=f"10.213.{2 * SLOT}"),
+    "restricted": Subnet(bridge=f"{PREFIX}-rs", network=f"10.213.{2 * SLOT + 1}"),
 }
 
 

@@ -24,9 +24,29 @@ DEFAULT_STATE_DIR = Path("/var/lib/gpu-docker-lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/gpu-docker-lab")
 
 
+def lab_slot() -> int:
+    """Which of up to ten side-by-side labs this is (env ``GPU_DOCKER_LAB_SLOT``, 0-9).
+
+    Slots give each lab its own bridges, subnets, firewall table and state directory, so
+    a benchmark and a test run can each have a lab on the same machine.
+    """
+    raw = os.environ.get("GPU_DOCKER_LAB_SLOT", "0") or "0"
+    if not raw.isdigit() or not 0 <= int(raw) <= 9:
+        raise ValueError(f"GPU_DOCKER_LAB_SLOT must be a digit 0-9, got {raw!r}")
+    return int(raw)
+
+
 def state_dir() -> Path:
-    """Where the running lab keeps its files (env ``GPU_DOCKER_LAB_DIR``)."""
-    return Path(os.environ.get("GPU_DOCKER_LAB_DIR") or DEFAULT_STATE_DIR)
+    """Where the running lab keeps its files (env ``GPU_DOCKER_LAB_DIR``, else per slot)."""
+    explicit = os.environ.get("GPU_DOCKER_LAB_DIR")
+    if explicit:
+        return Path(explicit)
+    slot = lab_slot()
+    return (
+        DEFAULT_STATE_DIR
+        if slot == 0
+        else DEFAULT_STATE_DIR.with_name(f"{DEFAULT_STATE_DIR.name}-{slot}")
+    )
 
 
 def cache_dir() -> Path:
