@@ -1,0 +1,99 @@
+"""A new pin moves every host, online and restricted, and an imported bundle installs.
+
+Runs in order on this module's lab: converge at 1.17.8, upgrade both groups to 1.18.1
+(whose packages depend on each other's exact version), then back down to 1.17.8 from a
+bundle made by ``gpu-docker bundle import`` of a release tarball in NVIDIA's layout.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gpu_docker.lab.standin import build_release_tarball
+
+pytestmark = pytest.mark.lab
+
+PACKAGES = (
+    "libnvidia-container1",
+    "libnvidia-container-tools",
+    "nvidia-container-toolkit-base",
+    "nvidia-container-toolkit",
+)
+
+
+def installed(lab, host_exec, name: str) -> dict[str, str]:
+    run = host_exec(
+        lab,
+        name,
+        "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' " + " ".join(PACKAGES),
+    )
+    rows = [line.split() for line in run.stdout.splitlines()]
+    return {row[0]: row[1] for row in rows if row[2:3] == ["ii"]}
+
+
+def assert_everywhere(lab, host_exec, version: str) -> None:
+    for host in lab.hosts:
+        assert installed(lab, host_exec, host.name) == dict.fromkeys(PACKAGES, version), host.name
+        ctk = host_exec(lab, host.name, "nvidia-ctk --version").stdout
+        assert version.split("-")[0] in ctk, (host.name, ctk)
+
+
+def converge(run_pyinfra, *data: str):
+    args = ["deploys/gpu_docker.py"]
+    for item in data:
+        args += ["--data", item]
+    run = run_pyinfra(*args)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+def test_first_converge_installs_the_default_pin(lab, host_exec, run_pyinfra):
+    converge(run_pyinfra)
+    assert_everywhere(lab, host_exec, "1.17.8-1")
+
+
+def test_new_pin_upgrades_both_groups_and_moves_the_apt_pin(lab, host_exec, run_pyinfra):
+    converge(run_pyinfra, "toolkit_version=1.18.1")
+    assert_everywhere(lab, host_exec, "1.18.1-1")
+    online = lab.group("online")[0].name
+    pin = host_exec(lab, online, "cat /etc/apt/preferences.d/nvidia-container-toolkit").stdout
+    assert "Pin: version 1.18.1-1" in pin
+
+
+def test_imported_release_tarball_installs_on_restricted_hosts(
+    lab, host_exec, run_pyinfra, tmp_path: Path
+):
+    tarball, checksums = build_release_tarball("1.17.8", "amd64", tmp_path / "download")
+    bundles = tmp_path / "bundles"
+    bundles.mkdir()
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gpu_docker.cli",
+            "bundle",
+            "import",
+            str(tarball),
+            "--checksums",
+            str(checksums),
+            "--bundle-dir",
+            str(bundles),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert (bundles / "1.17.8" / "amd64" / "manifest.json").is_file()
+
+    # Back down to 1.17.8: online from the repository, restricted from the imported bundle.
+    converge(run_pyinfra, "toolkit_version=1.17.8", f"bundle_dir={bundles}")
+    assert_everywhere(lab, host_exec, "1.17.8-1")
+    for host in lab.group("restricted"):
+        cached = host_exec(lab, host.name, "ls /var/cache/gpu-docker/1.17.8/amd64").stdout.split()
+        assert sorted(cached) == sorted(
+            p.name for p in (bundles / "1.17.8" / "amd64").glob("*.deb")
+        )
