@@ -55,7 +55,8 @@ def fail(message: str):
 
     + message: what is wrong and what to do about it
     """
-    host.log_styled(f"gpu-docker: {message}", fg="red", log_func=logger.error)
+    if not host.state.is_executing:  # a preview: no command runs to print the reason
+        host.log_styled(f"gpu-docker: {message}", fg="red", log_func=logger.error)
     yield _fail_command(message)
 
 

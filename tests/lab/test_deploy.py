@@ -96,6 +96,16 @@ def converged(lab, seeded, host_exec, run_pyinfra):
     return {"before": before, "dry": dry, "after_dry": after_dry, "apply": apply}
 
 
+def test_verify_before_converging_fails_every_host_with_one_line(lab, run_pyinfra):
+    run = run_pyinfra("deploys/verify.py")
+    assert run.returncode != 0
+    text = " ".join(output(run).split())  # pyinfra pads host names into columns
+    for host in lab.hosts:
+        line = f"[{host.name}] gpu-docker: docker does not list the 'nvidia' runtime"
+        assert text.count(line) == 1, output(run)
+        assert f"[{host.name}] GPU smoke test: skipped, no GPU on this host" in text
+
+
 def test_dry_run_previews_the_diff_and_changes_no_byte(converged):
     dry = converged["dry"]
     assert dry.returncode == 0, output(dry)
