@@ -119,6 +119,7 @@ def render_owned(
     runtime_path: str,
     set_default_runtime: bool,
     extra: Mapping[str, Any],
+    live_restore: bool = False,
 ) -> dict[str, Any]:
     """Render ``templates/daemon.json.j2`` into the object gpu-docker owns in daemon.json.
 
@@ -131,6 +132,7 @@ def render_owned(
             runtime_name=runtime_name,
             runtime_path=runtime_path,
             set_default_runtime=set_default_runtime,
+            live_restore=live_restore,
             extra=dict(extra),
         )
         owned = json.loads(text)

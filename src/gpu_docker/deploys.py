@@ -194,6 +194,7 @@ def converge(project_root: Path) -> None:
             runtime_name=settings.runtime_name,
             runtime_path=settings.runtime_path,
             set_default_runtime=settings.set_default_runtime,
+            live_restore=settings.live_restore,
             extra=settings.daemon_json_extra,
         )
     except DaemonJsonError as exc:

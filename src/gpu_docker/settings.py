@@ -35,6 +35,7 @@ _FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", 
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[~+.][0-9A-Za-z.~+]+)?(?:-[0-9A-Za-z.~+]+)?$")
 _FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 _RUNTIME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_STAMP_RE = re.compile(r"^\d{8}T\d{6}Z$")
 
 
 def _doc(text: str, section: str) -> dict[str, str]:
@@ -158,6 +159,14 @@ class Settings:
             "Seconds to wait for docker to answer after a restart before rolling back.", "Docker"
         ),
     )
+    live_restore: bool = field(
+        default=False,
+        metadata=_doc(
+            "Set `\"live-restore\": true` in daemon.json, so containers keep running while "
+            "dockerd restarts (it is switched on live first, so even that restart spares them).",
+            "Docker",
+        ),
+    )
 
     # Checks.
     require_driver: bool = field(
@@ -173,6 +182,23 @@ class Settings:
             "Image with nvidia-smi for the GPU smoke test (`docker run --gpus all IMAGE "
             "nvidia-smi -L`); unset skips it. Runs only where a GPU is present.",
             "Checks",
+        ),
+    )
+
+    # Rollback (deploys/rollback.py).
+    rollback_backup: str = field(
+        default="latest",
+        metadata=_doc(
+            "Which daemon.json backup `deploys/rollback.py` puts back: `latest`, or the UTC "
+            "stamp of a run (`20250131T120000Z`, as in `daemon.json.gpu-docker-<stamp>.bak`).",
+            "Rollback",
+        ),
+    )
+    rollback_remove_packages: bool = field(
+        default=False,
+        metadata=_doc(
+            "`deploys/rollback.py` also removes the four toolkit packages (and the apt pin).",
+            "Rollback",
         ),
     )
 
@@ -280,6 +306,11 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
     for key in ("restart_timeout", "apt_cache_valid_seconds"):
         if key in values and values[key] <= 0:
             raise SettingsError(host, key, f"must be positive, got {values[key]}")
+    backup = values.get("rollback_backup")
+    if backup is not None and backup != "latest" and not _STAMP_RE.match(backup):
+        raise SettingsError(
+            host, "rollback_backup", f"{backup!r} is neither 'latest' nor a stamp like 20250131T120000Z"
+        )
     for key in ("daemon_json_path", "remote_cache_dir", "apt_keyring_path"):
         if key in values and not values[key].startswith("/"):
             raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
