@@ -102,6 +102,13 @@ def apt_refresh(changes: list[OperationMeta], wanted: dict[str, str], cache_time
     yield from apt.update._inner(cache_time=cache_time)
 
 
+def _root_file(name: str, dest: str, content: str) -> OperationMeta:
+    """A small config file we own: root-owned, 0644, diffed in previews."""
+    return files.put(
+        name=name, src=StringIO(content), dest=dest, user="root", group="root", mode="644"
+    )
+
+
 @deploy("Install NVIDIA Container Toolkit (apt)")
 def install_online(settings: Settings) -> list[OperationMeta]:
     """Pinned keyring, signed-by source, version pin, then the four packages at the pin."""
@@ -111,22 +118,8 @@ def install_online(settings: Settings) -> list[OperationMeta]:
         fingerprint=settings.apt_key_fingerprint,
         path=settings.apt_keyring_path,
     )
-    source = files.put(
-        name="Add the toolkit apt source",
-        src=StringIO(source_line(settings)),
-        dest=SOURCE_LIST,
-        user="root",
-        group="root",
-        mode="644",
-    )
-    files.put(
-        name="Pin the toolkit packages to the version",
-        src=StringIO(apt_pin(settings)),
-        dest=APT_PIN,
-        user="root",
-        group="root",
-        mode="644",
-    )
+    source = _root_file("Add the toolkit apt source", SOURCE_LIST, source_line(settings))
+    _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
     wanted = {name: settings.deb_version for name in TOOLKIT_PACKAGES}
     apt_refresh(
         name="Refresh the apt index if needed",
@@ -145,14 +138,7 @@ def install_online(settings: Settings) -> list[OperationMeta]:
 @deploy("Install NVIDIA Container Toolkit (offline bundle)")
 def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
     """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
-    files.put(
-        name="Pin the toolkit packages to the version",
-        src=StringIO(apt_pin(settings)),
-        dest=APT_PIN,
-        user="root",
-        group="root",
-        mode="644",
-    )
+    _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
     packages = operations.install_bundle(
         name=f"Install the bundle {manifest.version}/{manifest.arch} with dpkg",
         entries=manifest.entries,
