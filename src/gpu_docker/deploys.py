@@ -127,6 +127,7 @@ def install_online(settings: Settings) -> list[OperationMeta]:
         wanted=wanted,
         cache_time=settings.apt_cache_valid_seconds,
     )
+    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
     packages = apt.packages(
         name=f"Install the toolkit packages at {settings.deb_version}",
         packages=[f"{name}={version}" for name, version in wanted.items()],

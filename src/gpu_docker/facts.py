@@ -183,6 +183,24 @@ class InstalledPackages(FactBase[dict[str, str]]):
         return found
 
 
+class DpkgAudit(FactBase[list[str]]):
+    """What ``dpkg --audit`` reports: empty unless a dpkg run was interrupted.
+
+    apt refuses to install anything after an interrupted dpkg ("dpkg was interrupted,
+    you must manually run 'dpkg --configure -a'"), so the deploy checks this first.
+    """
+
+    @staticmethod
+    def default() -> list[str]:
+        return []
+
+    def command(self) -> str:
+        return "dpkg --audit 2>&1; true"
+
+    def process(self, output: list[str]) -> list[str]:
+        return [line for line in output if line.strip()]
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """A file's bytes as text (``None`` = absent) and the path a symlink resolves to."""

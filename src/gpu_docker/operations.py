@@ -25,6 +25,7 @@ from pyinfra.operations.util.files import generate_color_diff
 from gpu_docker import daemon_json
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
+    DpkgAudit,
     GpuDockerVerification,
     InstalledPackages,
     KeyringFingerprints,
@@ -160,6 +161,21 @@ else
 fi || { rm -f "$tmp" "$backup.part"; echo "gpu-docker: could not back up $target" >&2; exit 1; }
 mv -f -- "$tmp" "$target"
 """
+
+
+@operation()
+def dpkg_repair():
+    """
+    Finish an interrupted dpkg run (``dpkg --configure -a``) so apt can install again.
+
+    A dpkg killed mid-install leaves packages unpacked or half-installed, and apt then
+    refuses every install until ``dpkg --configure -a`` has run. Half-installed packages
+    stay for the install that follows to reinstall. Nothing is done when the audit is clean.
+    """
+    if not host.get_fact(DpkgAudit):
+        host.noop("dpkg state is consistent")
+        return
+    yield "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a"
 
 
 _DPKG_INSTALL = r"""
