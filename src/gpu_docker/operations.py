@@ -18,8 +18,10 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host, logger
-from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FileUploadCommand, FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
+from pyinfra.api.state import State
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json
@@ -147,15 +149,49 @@ def daemon_json_merge(path: str, owned: Mapping[str, Any], backup: str):
     target = PurePosixPath(current.target)
     temp = str(target.with_name(f".{target.name}.{BACKUP_TAG}.tmp"))
     yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
-    yield FileUploadCommand(StringIO(result.text), temp, remote_temp_filename=temp + ".up")
+    yield FunctionCommand(_upload_beside, (result.text, temp, str(target)), {})
     yield script_command(_SWAP_IN, temp, str(target), str(target) + backup)
+
+
+_UPLOAD_FAILED = r"""
+rm -f -- "$1"
+df -Pk -- "$2" 2>/dev/null | awk 'NR == 2 { print $4 }'
+"""
+
+
+def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) -> bool:
+    """Upload the new daemon.json to ``temp``, beside its target, or fail the host cleanly.
+
+    An upload that fails (a full disk, most often) would leave a truncated temp file and
+    pyinfra's "size mismatch in put!"; instead the partial file is removed, the target is
+    untouched, and the one line printed says why, with the free space left.
+    """
+    try:
+        if host.put_file(StringIO(text), temp):
+            return True
+        error = "the upload failed"
+    except OSError as exc:
+        error = str(exc)
+    parent = str(PurePosixPath(target).parent)
+    ok, output = host.run_shell_command(script_command(_UPLOAD_FAILED, temp, parent))
+    free = output.stdout.strip() if ok else ""
+    needed = len(text.encode())
+    if free.isdigit() and int(free) * 1024 < needed:
+        cause = f"no space left on the device holding {parent} ({free} KiB free, {needed} bytes needed)"
+    else:
+        cause = f"could not write {temp} ({error})"
+    host.log_styled(
+        f"gpu-docker: {cause}; {target} left untouched", fg="red", log_func=logger.error
+    )
+    return False
 
 
 _SWAP_IN = r"""
 tmp=$1 target=$2 backup=$3
 chown root:root "$tmp" && chmod 0644 "$tmp" || { rm -f "$tmp"; exit 1; }
 if [ -e "$target" ]; then
-    cp -p -- "$target" "$backup.part" && chmod 0600 "$backup.part" && mv -f -- "$backup.part" "$backup"
+    cp -p -- "$target" "$backup.part" && chown root:root "$backup.part" && chmod 0600 "$backup.part" \
+        && mv -f -- "$backup.part" "$backup"
 else
     : > "$backup.absent" && chmod 0600 "$backup.absent"
 fi || { rm -f "$tmp" "$backup.part"; echo "gpu-docker: could not back up $target" >&2; exit 1; }

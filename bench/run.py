@@ -1,0 +1,506 @@
+"""Benchmark gpu-docker against the manual procedure on the sandbox lab.
+
+For each fleet size (default 1, 10, 50 hosts; half online, half restricted) it brings up
+a fresh lab, runs the deploy twice (``pyinfra -y inventories/sandbox.py
+deploys/gpu_docker.py``: the fresh converge, then the no-op re-run), tears the lab down,
+brings up another fresh lab and runs ``bench/baseline.sh`` (the wiki's procedure, host by
+host over ssh) twice the same way. For every run it measures:
+
+- wall time, from starting the controller process to its exit;
+- traffic per host, counted on the wire by an nft table in the root namespace: bytes sent
+  to the host over SSH (commands, uploads and protocol), bytes sent to it otherwise (the
+  lab's apt repository), bytes it sent back;
+- the payload uploaded per host: files pyinfra uploads (``bench/pyinfra_counted.py``) or
+  the ``.deb`` files the baseline copies with scp;
+- docker restarts per host: each host's dockerd pid (seen from the root namespace, so
+  measuring sends nothing) before and after;
+- the controller's peak RSS and CPU (user + sys over wall, from ``wait4``: 100% is one
+  core), and the whole machine's CPU use from ``/proc/stat`` (mean and peak of 0.25 s
+  samples), plus the load average at the start.
+
+Lab up and the wait for every dockerd to answer are timed separately, not counted in any
+run. The hosts share the controller's CPUs, so the times include the hosts' own work
+(dpkg, apt, dockerd restarts) on the same cores.
+
+Needs root and ``GPU_DOCKER_LAB_SLOT`` set to a slot no one else uses:
+
+    GPU_DOCKER_LAB_SLOT=2 .venv/bin/python bench/run.py --sizes 1,10,50 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from gpu_docker.bundle.manifest import load_manifest
+from gpu_docker.lab import lifecycle, network
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION
+from gpu_docker.lab.state import LabState
+
+BENCH = Path(__file__).resolve().parent
+TOOLS = ("gpu-docker", "baseline")
+RUNS = ("fresh", "no-op")
+READY_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one controller run cost, and how busy the machine was meanwhile."""
+
+    wall: float
+    cpu: float
+    max_rss_kib: int
+    returncode: int
+    machine_busy_mean: float
+    machine_busy_peak: float
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Bytes on the wire between the controller and the hosts, summed over the hosts."""
+
+    ssh_to_hosts: int
+    other_to_hosts: int
+    from_hosts: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run of one tool on one fleet size."""
+
+    tool: str
+    run: str
+    hosts: int
+    usage: Usage
+    traffic: Traffic
+    uploads: int
+    payload: int
+    restarts: int
+    load_average: float
+
+
+@dataclass(frozen=True)
+class LabTiming:
+    """Bringing up one lab: ``lab up`` returning, then every dockerd answering."""
+
+    hosts: int
+    up: float
+    docker_ready: float
+
+
+# --- the machine ------------------------------------------------------------------------
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+class CpuSampler(threading.Thread):
+    """Samples the machine's CPU use every ``interval`` seconds until ``stop``."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples: list[float] = []
+        self.first = _cpu_times()
+        self.last = self.first
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            now = _cpu_times()
+            busy, total = now[0] - self.last[0], now[1] - self.last[1]
+            if total:
+                self.samples.append(busy / total)
+            self.last = now
+
+    def stop(self) -> tuple[float, float]:
+        """Stop sampling; return (mean, peak) utilisation over the whole run, 0..1."""
+        self._stopped.set()
+        self.join()
+        end = _cpu_times()
+        busy, total = end[0] - self.first[0], end[1] - self.first[1]
+        mean = busy / total if total else 0.0
+        return mean, max(self.samples, default=mean)
+
+
+def run_measured(argv: Sequence[str], cwd: Path, env: dict[str, str], log: Path) -> Usage:
+    """Run ``argv`` to completion with output to ``log``; return its wall, CPU and memory."""
+    sampler = CpuSampler()
+    sampler.start()
+    start = time.monotonic()
+    with log.open("w") as out:
+        child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, rusage = os.wait4(child.pid, 0)
+    wall = time.monotonic() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    mean, peak = sampler.stop()
+    return Usage(
+        wall=wall,
+        cpu=rusage.ru_utime + rusage.ru_stime,
+        max_rss_kib=rusage.ru_maxrss,
+        returncode=child.returncode,
+        machine_busy_mean=mean,
+        machine_busy_peak=peak,
+    )
+
+
+# --- the hosts, seen from the root namespace -------------------------------------------
+
+
+def dockerd_pids(state: LabState) -> dict[str, int]:
+    """Each host's dockerd pid (as the root namespace numbers it); absent when not running."""
+    found: dict[str, int] = {}
+    for host in state.hosts:
+        for pid in network.netns_pids(host.netns):
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if comm == "dockerd":
+                found[host.name] = pid
+    return found
+
+
+def docker_answers(pid: int) -> bool:
+    """Whether the dockerd ``pid`` answers ``/_ping`` on its socket inside the host."""
+    path = f"/proc/{pid}/root/run/docker.sock"
+    try:
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(2)
+            conn.connect(path)
+            conn.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+            return b" 200 " in conn.recv(64)
+    except OSError:
+        return False
+
+
+def wait_for_docker(state: LabState, timeout: float = READY_TIMEOUT) -> None:
+    """Block until every host's dockerd answers; a silent host after ``timeout`` is an error."""
+    deadline = time.monotonic() + timeout
+    pending = {host.name for host in state.hosts}
+    while pending:
+        pids = dockerd_pids(state)
+        pending = {name for name in pending if not (name in pids and docker_answers(pids[name]))}
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"dockerd did not answer on {', '.join(sorted(pending))}")
+        if pending:
+            time.sleep(0.2)
+
+
+class WireCounters:
+    """An nft table of per-host byte counters, removed again by ``close``."""
+
+    def __init__(self, state: LabState) -> None:
+        self.table = f"{state.nft_table}_bench"
+        out_rules, in_rules = [], []
+        for host in state.hosts:
+            out_rules.append(
+                f'ip daddr {host.address} tcp dport 22 counter comment "ssh {host.name}"'
+            )
+            out_rules.append(f'ip daddr {host.address} counter comment "to {host.name}"')
+            in_rules.append(f'ip saddr {host.address} counter comment "from {host.name}"')
+        ruleset = (
+            f"table inet {self.table} {{\n"
+            "  chain out { type filter hook output priority filter; policy accept;\n    "
+            + "\n    ".join(out_rules)
+            + "\n  }\n"
+            "  chain in { type filter hook input priority filter; policy accept;\n    "
+            + "\n    ".join(in_rules)
+            + "\n  }\n}\n"
+        )
+        self.close()
+        subprocess.run(["nft", "-f", "-"], input=ruleset, text=True, check=True)
+
+    def read(self) -> Traffic:
+        """The counters' totals over all hosts, now."""
+        listing = subprocess.run(
+            ["nft", "-j", "list", "table", "inet", self.table],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        sums = {"ssh": 0, "to": 0, "from": 0}
+        for item in json.loads(listing)["nftables"]:
+            rule = item.get("rule")
+            if not rule:
+                continue
+            kind = rule["comment"].split()[0]
+            for expr in rule["expr"]:
+                if "counter" in expr:
+                    sums[kind] += expr["counter"]["bytes"]
+        return Traffic(
+            ssh_to_hosts=sums["ssh"],
+            other_to_hosts=sums["to"] - sums["ssh"],
+            from_hosts=sums["from"],
+        )
+
+    def close(self) -> None:
+        subprocess.run(
+            ["nft", "delete", "table", "inet", self.table], capture_output=True, check=False
+        )
+
+
+# --- the two tools ----------------------------------------------------------------------
+
+
+def split(hosts: int) -> tuple[int, int]:
+    """Online and restricted hosts for a fleet of ``hosts``: half each, online first."""
+    online = math.ceil(hosts / 2)
+    return online, hosts - online
+
+
+def bundle_debs(state: LabState) -> list[Path]:
+    """The lab bundle's .deb files in install order."""
+    manifest = load_manifest(Path(state.bundle_dir), LAB_TOOLKIT_VERSION, "amd64")
+    return [entry.path for entry in manifest.entries]
+
+
+def gpu_docker_command(
+    project: Path, out: Path, pyinfra_args: Sequence[str]
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of one deploy run whose uploads land in ``out``."""
+    argv = [
+        sys.executable,
+        str(BENCH / "pyinfra_counted.py"),
+        "-y",
+        *pyinfra_args,
+        "inventories/sandbox.py",
+        "deploys/gpu_docker.py",
+    ]
+    env = {**os.environ, "BENCH_PAYLOAD_FILE": str(out), "PYTHONPATH": str(project / "src")}
+    return argv, env
+
+
+def baseline_command(state: LabState, hosts_file: Path) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of one run of ``baseline.sh`` over every lab host."""
+    hosts_file.write_text("".join(f"{h.address} {h.group}\n" for h in state.hosts))
+    env = {
+        **os.environ,
+        "SSH_KEY": state.ssh_key,
+        "KNOWN_HOSTS": state.known_hosts,
+        "KEY_URL": state.key_url,
+        "REPO_URL": state.repo_url,
+        "VERSION": f"{LAB_TOOLKIT_VERSION}-1",
+        "DEBS": " ".join(str(path) for path in bundle_debs(state)),
+    }
+    return ["bash", str(BENCH / "baseline.sh"), str(hosts_file)], env
+
+
+def bring_up(hosts: int, timings: list[LabTiming]) -> LabState:
+    """A fresh lab of ``hosts`` hosts with every dockerd answering; record how long it took."""
+    online, restricted = split(hosts)
+    start = time.monotonic()
+    state = lifecycle.up(online, restricted)
+    up = time.monotonic() - start
+    wait_for_docker(state)
+    timings.append(LabTiming(hosts, up, time.monotonic() - start - up))
+    return state
+
+
+def bench_tool(
+    tool: str,
+    hosts: int,
+    project: Path,
+    out_dir: Path,
+    pyinfra_args: Sequence[str],
+    timings: list[LabTiming],
+) -> list[RunResult]:
+    """Both runs of ``tool`` on a fresh lab of ``hosts`` hosts; the lab is torn down after."""
+    state = bring_up(hosts, timings)
+    counters = WireCounters(state)
+    results = []
+    try:
+        for run in RUNS:
+            stem = out_dir / f"{tool}-{hosts}-{run}"
+            if tool == "gpu-docker":
+                argv, env = gpu_docker_command(
+                    project, stem.with_suffix(".uploads.json"), pyinfra_args
+                )
+            else:
+                argv, env = baseline_command(state, stem.with_suffix(".hosts"))
+            load = os.getloadavg()[0]
+            before_pids, before_bytes = dockerd_pids(state), counters.read()
+            usage = run_measured(argv, project, env, stem.with_suffix(".log"))
+            after_bytes = counters.read()
+            wait_for_docker(state)
+            after_pids = dockerd_pids(state)
+            if tool == "gpu-docker":
+                tally = json.loads(stem.with_suffix(".uploads.json").read_text())
+                uploads = sum(count for count, _ in tally.values())
+                payload = sum(size for _, size in tally.values())
+            else:
+                debs = bundle_debs(state)
+                restricted = len(state.group("restricted"))
+                uploads = len(debs) * restricted
+                payload = sum(path.stat().st_size for path in debs) * restricted
+            results.append(
+                RunResult(
+                    tool=tool,
+                    run=run,
+                    hosts=hosts,
+                    usage=usage,
+                    traffic=Traffic(
+                        ssh_to_hosts=after_bytes.ssh_to_hosts - before_bytes.ssh_to_hosts,
+                        other_to_hosts=after_bytes.other_to_hosts - before_bytes.other_to_hosts,
+                        from_hosts=after_bytes.from_hosts - before_bytes.from_hosts,
+                    ),
+                    uploads=uploads,
+                    payload=payload,
+                    restarts=sum(before_pids.get(name) != pid for name, pid in after_pids.items()),
+                    load_average=load,
+                )
+            )
+            print(f"  {tool:<10} {hosts:>3} hosts {run:<6} {usage.wall:7.1f}s", flush=True)
+    finally:
+        counters.close()
+        lifecycle.down()
+    return results
+
+
+# --- the report -------------------------------------------------------------------------
+
+
+def results_table(results: Sequence[RunResult]) -> str:
+    """One markdown row per run: times, per-host traffic and restarts, controller cost."""
+    lines = [
+        "| hosts | tool | run | wall s | s/host | ssh B/host | repo B/host | from host B/host"
+        " | uploads/host | payload B/host | restarts/host | ctl RSS MiB | ctl CPU % | machine CPU %"
+        " mean/peak | load | rc |",
+        "|" + "---|" * 16,
+    ]
+    for r in results:
+        n, u, t = r.hosts, r.usage, r.traffic
+        lines.append(
+            f"| {n} | {r.tool} | {r.run} | {u.wall:.1f} | {u.wall / n:.2f}"
+            f" | {t.ssh_to_hosts / n:,.0f} | {t.other_to_hosts / n:,.0f} | {t.from_hosts / n:,.0f}"
+            f" | {r.uploads / n:.1f} | {r.payload / n:,.0f} | {r.restarts / n:.2f}"
+            f" | {u.max_rss_kib / 1024:.0f} | {100 * u.cpu / u.wall:.0f}"
+            f" | {100 * u.machine_busy_mean:.0f}/{100 * u.machine_busy_peak:.0f}"
+            f" | {r.load_average:.2f} | {u.returncode} |"
+        )
+    return "\n".join(lines)
+
+
+def ratio_table(results: Sequence[RunResult]) -> str:
+    """gpu-docker's wall time over the baseline's, per size and run (below 1 is faster)."""
+    wall = {(r.tool, r.run, r.hosts): r.usage.wall for r in results}
+    lines = [
+        "| hosts | run | gpu-docker s | baseline s | gpu-docker / baseline | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for hosts in sorted({r.hosts for r in results}):
+        for run in RUNS:
+            ours, theirs = wall.get(("gpu-docker", run, hosts)), wall.get(("baseline", run, hosts))
+            if ours is None or theirs is None:
+                continue
+            lines.append(
+                f"| {hosts} | {run} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}"
+                f" | {theirs / ours:.1f}x |"
+            )
+    return "\n".join(lines)
+
+
+def curve_table(results: Sequence[RunResult]) -> str:
+    """Seconds per host, and the marginal seconds of each extra host between sizes."""
+    lines = ["| tool | run | hosts | s/host | marginal s/host |", "|---|---|---|---|---|"]
+    for tool in TOOLS:
+        for run in RUNS:
+            points = sorted(
+                (r.hosts, r.usage.wall) for r in results if r.tool == tool and r.run == run
+            )
+            previous: tuple[int, float] | None = None
+            for hosts, wall in points:
+                marginal = (
+                    f"{(wall - previous[1]) / (hosts - previous[0]):.2f}" if previous else "-"
+                )
+                lines.append(f"| {tool} | {run} | {hosts} | {wall / hosts:.2f} | {marginal} |")
+                previous = (hosts, wall)
+    return "\n".join(lines)
+
+
+def lab_table(timings: Sequence[LabTiming]) -> str:
+    """How long each lab took to come up (not part of any measured run)."""
+    lines = ["| hosts | lab up s | dockerd ready after s |", "|---|---|---|"]
+    lines += [f"| {t.hosts} | {t.up:.1f} | {t.docker_ready:.1f} |" for t in timings]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="1,10,50",
+        type=lambda text: [int(part) for part in text.split(",")],
+        help="fleet sizes, comma separated (default 1,10,50)",
+    )
+    parser.add_argument(
+        "--tools",
+        default=",".join(TOOLS),
+        type=lambda text: text.split(","),
+        help="which tools to run: gpu-docker,baseline (default both)",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=BENCH.parent,
+        help="the gpu-docker checkout to benchmark, e.g. a git worktree of a commit"
+        " (default: this one)",
+    )
+    parser.add_argument(
+        "--pyinfra-args",
+        default="",
+        type=shlex.split,
+        help="extra pyinfra options, e.g. '--parallel 50'",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("/tmp/gpu-docker-bench"), help="logs go here"
+    )
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    args = parser.parse_args(argv)
+    unknown = set(args.tools) - set(TOOLS)
+    if unknown:
+        parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0 or not os.environ.get("GPU_DOCKER_LAB_SLOT"):
+        print("bench: run as root with GPU_DOCKER_LAB_SLOT set to a free slot", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    project = args.project.resolve()
+    results: list[RunResult] = []
+    timings: list[LabTiming] = []
+    for hosts in args.sizes:
+        for tool in args.tools:
+            results += bench_tool(tool, hosts, project, args.out, args.pyinfra_args, timings)
+    print(f"\n{os.cpu_count()} CPUs, {Path('/proc/loadavg').read_text().split()[0]} load now\n")
+    print(results_table(results), end="\n\n")
+    print(ratio_table(results), end="\n\n")
+    print(curve_table(results), end="\n\n")
+    print(lab_table(timings))
+    if args.json:
+        payload = {"results": [asdict(r) for r in results], "labs": [asdict(t) for t in timings]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0 if all(r.usage.returncode == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
