@@ -177,7 +177,9 @@ def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) 
     free = output.stdout.strip() if ok else ""
     needed = len(text.encode())
     if free.isdigit() and int(free) * 1024 < needed:
-        cause = f"no space left on the device holding {parent} ({free} KiB free, {needed} bytes needed)"
+        cause = (
+            f"no space left on the device holding {parent} ({free} KiB free, {needed} bytes needed)"
+        )
     else:
         cause = f"could not write {temp} ({error})"
     host.log_styled(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from pyinfra.api import FileUploadCommand, StringCommand
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra_testing.util import FakeState
 
@@ -56,6 +56,8 @@ def _render(command: Any) -> Any:
         src = command.src
         data = src.getvalue() if hasattr(src, "getvalue") else str(src)
         return ("upload", data, command.dest)
+    if isinstance(command, FunctionCommand):
+        return (command.function.__name__, *command.args)
     raise AssertionError(f"unexpected command {command!r}")
 
 

@@ -61,8 +61,12 @@ def test_daemon_json_is_uploaded_beside_the_target_then_swapped_with_a_backup(ru
         backup=".gpu-docker-X.bak",
     )
     assert commands[0] == "mkdir -p /srv/conf"
-    kind, data, dest = commands[1]
-    assert (kind, dest) == ("upload", "/srv/conf/.daemon.json.gpu-docker.tmp")
+    kind, data, dest, target = commands[1]
+    assert (kind, dest, target) == (
+        "_upload_beside",
+        "/srv/conf/.daemon.json.gpu-docker.tmp",
+        "/srv/conf/daemon.json",
+    )
     assert json.loads(data) == {"debug": True, **OWNED}
     assert commands[2].endswith(
         "gpu-docker /srv/conf/.daemon.json.gpu-docker.tmp /srv/conf/daemon.json "
