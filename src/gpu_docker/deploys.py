@@ -14,12 +14,12 @@ import functools
 from io import StringIO
 from pathlib import Path
 
-from pyinfra import host
+from pyinfra import host, state
 from pyinfra.api import deploy, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
-from gpu_docker import operations, preflight
+from gpu_docker import operations, preflight, summary
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -164,6 +164,7 @@ def _offline_checks(
 @deploy("gpu-docker")
 def converge(project_root: Path) -> None:
     """Take the current host from "docker can't see the GPU" to "GPU containers run"."""
+    summary.register(state, "converged")
     try:
         settings = current_settings()
     except SettingsError as exc:
@@ -221,6 +222,7 @@ def converge(project_root: Path) -> None:
 @deploy("gpu-docker verify")
 def report() -> None:
     """Read-only: print whether GPU containers work on the current host; fail it if not."""
+    summary.register(state, "verified")
     try:
         settings = current_settings()
     except SettingsError as exc:
