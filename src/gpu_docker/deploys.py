@@ -191,6 +191,12 @@ def converge(project_root: Path) -> None:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
 
+    if facts.docker is None:
+        operations.start_docker(
+            name="Start docker (it was not running)",
+            init=facts.init,
+            timeout=settings.restart_timeout,
+        )
     if manifest is not None:
         installs = install_offline(settings, manifest)
     else:

@@ -101,7 +101,9 @@ if command -v docker >/dev/null 2>&1; then
     if info=$(timeout 20 docker info --format \
         '{{.ServerVersion}}|{{.LiveRestoreEnabled}}|{{.ContainersRunning}}|{{json .Runtimes}}' 2>&1)
     then echo "docker_info=$info"
-    else echo "docker_error=$(echo "$info" | tail -n1)"
+    else  # docker 20.10's `info --format` hides the cause; `version` says it on stderr
+        why=$(timeout 10 docker version 2>&1 >/dev/null | grep -v '^$' | head -n1)
+        echo "docker_error=${why:-$(echo "$info" | tail -n1)}"
     fi
 fi
 dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null

@@ -216,6 +216,34 @@ def dpkg_repair():
     yield "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a"
 
 
+_START_DOCKER = r"""
+init=$1 timeout=$2
+timeout 10 docker info >/dev/null 2>&1 && exit 0
+if [ "$init" = systemd ]; then systemctl start docker; else service docker start; fi >/dev/null 2>&1
+i=0
+while [ "$i" -lt "$timeout" ]; do
+    timeout 10 docker info >/dev/null 2>&1 && exit 0
+    sleep 1; i=$((i + 1))
+done
+echo "gpu-docker: docker was not running and did not answer within ${timeout}s of starting it ($(timeout 10 docker info 2>&1 | tail -n1))" >&2
+exit 1
+"""
+
+
+@operation()
+def start_docker(init: str, timeout: int):
+    """
+    Start docker, which was not running when the deploy began, and wait until it answers.
+
+    + init: ``systemd`` or ``sysv`` (the init script)
+    + timeout: seconds to wait for ``docker info`` to answer
+
+    Installing the toolkit and registering the runtime need a running docker to verify
+    against; the preflight fails the host instead when ``start_docker`` is off.
+    """
+    yield script_command(_START_DOCKER, init, str(timeout))
+
+
 _DPKG_INSTALL = r"""
 dir=$1; shift
 cd "$dir" || exit 1

@@ -40,6 +40,11 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
         )
     if not facts.dockerd_version or "docker" not in facts.tools:
         found.append("docker is not installed (no dockerd/docker on PATH)")
+    elif facts.docker is None and not settings.start_docker:
+        found.append(
+            f"docker is not running ({facts.docker_error or 'docker info failed'}); "
+            "start it, or set start_docker=True to let the deploy start it"
+        )
     if settings.install_method == "apt":
         missing = sorted({"curl", "gpg"} - facts.tools)
         if missing:

@@ -159,6 +159,14 @@ class Settings:
             "Seconds to wait for docker to answer after a restart before rolling back.", "Docker"
         ),
     )
+    start_docker: bool = field(
+        default=True,
+        metadata=_doc(
+            "Start docker when it is not running before the deploy (waiting `restart_timeout`). "
+            "Off: such a host fails with a message saying so and is left untouched.",
+            "Docker",
+        ),
+    )
     live_restore: bool = field(
         default=False,
         metadata=_doc(
