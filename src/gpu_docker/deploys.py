@@ -207,21 +207,25 @@ def converge(project_root: Path) -> None:
         owned=owned,
         backup=_RUN_BACKUP,
     )
+    changes = [*installs, config]
     operations.apply_to_docker(
         name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
-        changes=[*installs, config],
+        changes=changes,
         strategy=settings.restart_strategy,
         daemon_json_path=settings.daemon_json_path,
         backup=_RUN_BACKUP,
         runtime_name=settings.runtime_name,
         timeout=settings.restart_timeout,
-        validate=facts.docker_validate,
-        init=facts.init,
+        preflight=facts,
+        live_restore=settings.live_restore,
     )
     operations.verify(
         name="Verify GPU containers can run",
         runtime_name=settings.runtime_name,
         smoke_test_image=settings.smoke_test_image,
+        # With restart_strategy=never a change waits for the operator's restart: the apply
+        # step said so, and verifying docker before it would fail a host that is as asked.
+        _if=lambda: settings.restart_strategy != "never" or not any(m.changed for m in changes),
     )
 
 

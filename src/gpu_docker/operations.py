@@ -24,13 +24,14 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.operations.util.files import generate_color_diff
 
-from gpu_docker import daemon_json
+from gpu_docker import daemon_json, restart
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
     DpkgAudit,
     GpuDockerVerification,
     InstalledPackages,
     KeyringFingerprints,
+    Preflight,
     RemoteFileText,
     RemoteSha256,
     script_command,
@@ -294,49 +295,96 @@ def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
 
 
 _APPLY = r"""
-strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7
+strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8
 say() { echo "gpu-docker: $*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
+# Put back the file this run replaced (the backup carries this run's suffix); say what it did.
 restore() {
     if [ -f "$target$backup" ]; then
-        cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target"
+        cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target" \
+            && restored="previous daemon.json restored"
     elif [ -f "$target$backup.absent" ]; then
-        rm -f -- "$target"
+        rm -f -- "$target" && restored="new daemon.json removed (there was none before)"
+    else
+        restored="daemon.json was not changed by this run"
     fi
 }
 control() {
-    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi
+    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
 }
+restart() { control restart || control start; }
+reload() {
+    if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
+}
+info() { timeout 10 docker info --format "$1" 2>/dev/null; }
+answers() { timeout 10 docker info >/dev/null 2>&1; }
+# An empty runtime name (a rollback) asks only that docker answers.
 has_runtime() {
-    r=$(timeout 10 docker info --format '{{json .Runtimes}}' 2>/dev/null) || return 1
-    case $r in *"\"$runtime\""*) return 0 ;; esac
+    [ -z "$runtime" ] && return 0
+    case $(info '{{json .Runtimes}}') in *"\"$runtime\""*) return 0 ;; esac
     return 1
 }
-answers() { timeout 10 docker info >/dev/null 2>&1; }
-wait_for() {
-    i=0
-    while [ "$i" -lt "$timeout" ]; do "$1" && return 0; sleep 1; i=$((i + 1)); done
+# dockerd's last complaint, from its log, for the one-line failure.
+why() {
+    if [ "$init" = systemd ]; then journalctl -u docker -n 30 --no-pager -o cat 2>/dev/null
+    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
+        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
+}
+# Wait until docker lists the runtime (0), answers without it for 3 s (2: it read a config
+# without it), or has no dockerd process for 3 s or stays silent past the timeout (1).
+settle() {
+    i=0 up=0 gone=0
+    while [ "$i" -lt "$timeout" ]; do
+        if answers; then
+            has_runtime && return 0
+            up=$((up + 1)) gone=0
+            [ "$up" -ge 3 ] && return 2
+        elif pgrep -x dockerd >/dev/null 2>&1; then
+            gone=0
+        else
+            gone=$((gone + 1))
+            [ "$gone" -ge 3 ] && return 1
+        fi
+        sleep 1
+        i=$((i + 1))
+    done
     return 1
 }
 if [ "$validate" = 1 ] && [ -f "$target" ]; then
     if ! out=$(dockerd --validate --config-file "$target" 2>&1); then
         restore
-        say "dockerd rejected the new $target ($(echo "$out" | tail -n1)); previous file restored, docker not restarted"
+        say "dockerd --validate rejected the new $target: $(echo "$out" | tail -n 1); $restored, docker not restarted"
         exit 1
     fi
 fi
 if [ "$strategy" = reload ] && answers; then
-    if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
+    action=reload
+    reload
 else
-    control restart >/dev/null 2>&1 || control start >/dev/null 2>&1
+    action=restart
+    if [ "$live" = 1 ] && answers && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; then
+        # live-restore only spares containers if the running dockerd has it: switch it on live.
+        reload
+        i=0
+        while [ "$i" -lt 10 ] && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; do sleep 1; i=$((i + 1)); done
+    fi
+    restart
 fi
-wait_for has_runtime && exit 0
+settle
+case $? in
+    0) exit 0 ;;
+    2) what="docker answered without runtime $runtime after the $action" ;;
+    *) what="docker did not come back within ${timeout}s after the $action" ;;
+esac
+reason=$(why)
 restore
-control restart >/dev/null 2>&1 || control start >/dev/null 2>&1
-if wait_for answers; then
-    say "docker did not list runtime $runtime within ${timeout}s after the $strategy; previous daemon.json restored and docker restarted"
+if [ "$action" = reload ] && answers; then reload; else restart; fi
+i=0
+while [ "$i" -lt "$timeout" ] && ! answers; do sleep 1; i=$((i + 1)); done
+if answers; then
+    say "$what${reason:+ (dockerd: $reason)}; $restored and docker ${action}ed: it runs as before"
 else
-    say "docker did not come back within ${timeout}s after the $strategy, nor after restoring the previous daemon.json: docker is down"
+    say "$what${reason:+ (dockerd: $reason)}; $restored, but docker is still down: check it now"
 fi
 exit 1
 """
@@ -350,8 +398,8 @@ def apply_to_docker(
     backup: str,
     runtime_name: str,
     timeout: int,
-    validate: bool,
-    init: str,
+    preflight: Preflight,
+    live_restore: bool = False,
 ):
     """
     Make docker pick up a new toolkit or daemon.json: only when something changed.
@@ -359,23 +407,27 @@ def apply_to_docker(
     + changes: the operations whose change calls for it (install, daemon.json)
     + strategy: ``restart``, ``reload`` (SIGHUP; running containers survive) or ``never``
     + daemon_json_path, backup: the file and this run's backup suffix, for the rollback
-    + runtime_name: docker must list it afterwards
+    + runtime_name: docker must list it afterwards (empty: docker must only answer)
     + timeout: seconds to wait for docker to answer
-    + validate: the host's dockerd has ``--validate`` (Docker 23+): check the file first
-    + init: ``systemd`` or ``sysv``
+    + preflight: the preflight fact (init system, ``dockerd --validate``, what docker runs now)
+    + live_restore: the new daemon.json turns live-restore on: switch it on live first,
+      so the restart itself already spares the running containers
 
-    On a validation failure the previous daemon.json is put back and docker is not touched.
-    If docker does not answer with the runtime in time, the previous daemon.json is put back,
-    docker restarted again, and the host fails saying so: it ends as it began.
+    The preview says per host what will happen to its running containers. Where dockerd
+    has ``--validate`` (Docker 23+) the file is checked first: rejected, the previous file
+    is put back and docker is not touched. If docker does not list the runtime in time,
+    the previous daemon.json is put back, docker restarted (or reloaded) again, and the
+    host fails saying so: it ends as it began.
     """
     if not any(meta.changed for meta in changes):
         host.noop("nothing changed: docker left running")
         return
+    if not host.state.is_executing:
+        for line in restart.preview(strategy, preflight, live_restore):
+            host.log(line)
     if strategy == "never":
         host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
         return
-    if not validate and host.state.is_executing:
-        host.log("dockerd has no --validate (Docker < 23): daemon.json checked as JSON only")
     yield script_command(
         _APPLY,
         strategy,
@@ -383,8 +435,9 @@ def apply_to_docker(
         backup,
         runtime_name,
         str(timeout),
-        init,
-        "1" if validate else "0",
+        preflight.init,
+        "1" if preflight.docker_validate else "0",
+        "1" if live_restore else "0",
     )
 
 

@@ -170,7 +170,7 @@ class Settings:
     live_restore: bool = field(
         default=False,
         metadata=_doc(
-            "Set `\"live-restore\": true` in daemon.json, so containers keep running while "
+            'Set `"live-restore": true` in daemon.json, so containers keep running while '
             "dockerd restarts (it is switched on live first, so even that restart spares them).",
             "Docker",
         ),
@@ -317,7 +317,9 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
     backup = values.get("rollback_backup")
     if backup is not None and backup != "latest" and not _STAMP_RE.match(backup):
         raise SettingsError(
-            host, "rollback_backup", f"{backup!r} is neither 'latest' nor a stamp like 20250131T120000Z"
+            host,
+            "rollback_backup",
+            f"{backup!r} is neither 'latest' nor a stamp like 20250131T120000Z",
         )
     for key in ("daemon_json_path", "remote_cache_dir", "apt_keyring_path"):
         if key in values and not values[key].startswith("/"):

@@ -5,8 +5,10 @@ from pathlib import Path
 
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
+    DockerInfo,
     InstalledPackages,
     KeyringFingerprints,
+    Preflight,
     RemoteFile,
     RemoteFileText,
     RemoteSha256,
@@ -135,6 +137,9 @@ class Meta:
         self.changed = changed
 
 
+DOCKER = DockerInfo("26.1.5", live_restore=False, containers_running=2, runtimes=("runc",))
+
+
 def apply(run_op, changed, **overrides):
     kwargs = {
         "changes": [Meta(False), Meta(changed)],
@@ -143,8 +148,7 @@ def apply(run_op, changed, **overrides):
         "backup": ".b",
         "runtime_name": "nvidia",
         "timeout": 60,
-        "validate": True,
-        "init": "systemd",
+        "preflight": Preflight(init="systemd", docker_validate=True, docker=DOCKER),
     } | overrides
     return run_op(apply_to_docker, {}, **kwargs)
 
@@ -157,13 +161,27 @@ def test_docker_is_left_running_when_nothing_changed(run_op):
 
 def test_restart_script_gets_init_system_and_validation(run_op):
     for init, validate, flag in (("systemd", True, "1"), ("sysv", False, "0")):
-        commands, _ = apply(run_op, changed=True, init=init, validate=validate)
+        facts = Preflight(init=init, docker_validate=validate, docker=DOCKER)
+        commands, _ = apply(run_op, changed=True, preflight=facts, live_restore=True)
         assert commands[0].endswith(
-            f"gpu-docker restart /etc/docker/daemon.json .b nvidia 60 {init} {flag}"
+            f"gpu-docker restart /etc/docker/daemon.json .b nvidia 60 {init} {flag} 1"
         )
+
+
+def test_preview_says_what_the_restart_does_to_running_containers(run_op):
+    _, host = apply(run_op, changed=True, executing=False)
+    assert host.logs == [
+        "docker will be restarted; 2 containers running; live-restore off: "
+        "the restart will stop them",
+        "dockerd 26.1.5 validates the new daemon.json (--validate) before applying it",
+    ]
 
 
 def test_never_strategy_reports_a_pending_restart_instead(run_op):
     commands, host = apply(run_op, changed=True, strategy="never")
     assert commands == []
     assert host.logs == ["gpu-docker: docker restart pending (restart_strategy=never)"]
+    _, preview = apply(run_op, changed=True, strategy="never", executing=False)
+    assert (
+        preview.logs[0] == "docker restart pending (restart_strategy=never); 2 containers running"
+    )
