@@ -19,7 +19,7 @@ from pyinfra.api import deploy, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
-from gpu_docker import operations, preflight, summary
+from gpu_docker import operations, preflight, rollback_ops, summary
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -41,6 +41,8 @@ TEMPLATE = Path("templates") / "daemon.json.j2"
 
 # One backup suffix per controller run, so every host's backup carries the same name.
 _RUN_BACKUP = operations.backup_suffix()
+# What a rollback keeps of the file it replaces: not a backup a later rollback would pick.
+_RUN_PRE_ROLLBACK = _RUN_BACKUP.removesuffix(".bak") + ".pre-rollback"
 
 
 def current_settings() -> Settings:
@@ -248,3 +250,36 @@ def report() -> None:
         host.log(line)
     if problem:
         operations.fail(name="Verify", message=problem)
+
+
+@deploy("gpu-docker rollback")
+def rollback() -> None:
+    """Put back the daemon.json a run replaced, restart docker safely, optionally purge the
+    toolkit: the undo of ``converge``, with the same preview and the same safety net."""
+    summary.register(state, "rolled back")
+    try:
+        settings = current_settings()
+    except SettingsError as exc:
+        operations.fail(name="Check settings", message=exc.problem)
+        return
+    facts = host.get_fact(HostPreflight)
+    restored = rollback_ops.restore_daemon_json(
+        name=f"Restore daemon.json from its backup ({settings.rollback_backup})",
+        path=settings.daemon_json_path,
+        wanted=settings.rollback_backup,
+        keep=_RUN_PRE_ROLLBACK,
+    )
+    operations.apply_to_docker(
+        name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
+        changes=[restored],
+        strategy=settings.restart_strategy,
+        daemon_json_path=settings.daemon_json_path,
+        backup=_RUN_PRE_ROLLBACK,
+        runtime_name="",
+        timeout=settings.restart_timeout,
+        preflight=facts,
+    )
+    if settings.rollback_remove_packages:
+        rollback_ops.remove_packages(
+            name="Remove the toolkit packages", packages=TOOLKIT_PACKAGES, pin=APT_PIN
+        )

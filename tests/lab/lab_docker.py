@@ -32,7 +32,9 @@ def run(lab: LabState, host_exec: HostExec, name: str, command: str) -> str:
 
 def dockerd_pid(lab: LabState, host_exec: HostExec, name: str) -> str:
     """The running dockerd's pid: a restart changes it, a reload does not."""
-    return run(lab, host_exec, name, "cat /var/run/docker.pid && kill -0 $(cat /var/run/docker.pid)")
+    return run(
+        lab, host_exec, name, "cat /var/run/docker.pid && kill -0 $(cat /var/run/docker.pid)"
+    )
 
 
 def docker_info(lab: LabState, host_exec: HostExec, name: str) -> dict[str, Any]:

@@ -56,9 +56,7 @@ def deploy(run_pyinfra, *data: str, limit: str | None = None, extra=(), yes: boo
 def failure_lines(done, name: str) -> list[str]:
     """The gpu-docker lines pyinfra printed for a host's failed command."""
     return [
-        line
-        for line in output(done).splitlines()
-        if f"[{name}]" in line and "gpu-docker:" in line
+        line for line in output(done).splitlines() if f"[{name}]" in line and "gpu-docker:" in line
     ]
 
 
@@ -97,7 +95,9 @@ def test_dockerd_that_does_not_come_back_is_rolled_back(converged, host_exec, ru
     before_file, _ = state(lab, host_exec, name)
     # A data-root under a regular file: every docker version accepts the setting, then
     # fails to start with it.
-    done = deploy(run_pyinfra, 'daemon_json_extra={"data-root": "/etc/hostname/docker"}', limit=name)
+    done = deploy(
+        run_pyinfra, 'daemon_json_extra={"data-root": "/etc/hostname/docker"}', limit=name
+    )
     assert done.returncode != 0, output(done)
     assert daemon_json(lab, host_exec, name) == before_file
     info = docker_info(lab, host_exec, name)
@@ -157,9 +157,7 @@ def test_live_restore_keeps_a_container_running_across_the_restart(
     assert container_pid(lab, host_exec, name, "keep") == keep
 
 
-def test_never_reports_a_pending_restart_and_leaves_docker_alone(
-    converged, host_exec, run_pyinfra
-):
+def test_never_reports_a_pending_restart_and_leaves_docker_alone(converged, host_exec, run_pyinfra):
     lab = converged
     pid = dockerd_pid(lab, host_exec, BOOKWORM)
     done = deploy(run_pyinfra, "runtime_name=gd-never", "restart_strategy=never", limit=BOOKWORM)

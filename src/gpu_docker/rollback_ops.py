@@ -1,0 +1,124 @@
+"""pyinfra facts and operations of ``deploys/rollback.py``: put a daemon.json backup back,
+optionally remove the toolkit packages.
+
+Docker is then made to pick the file up by ``operations.apply_to_docker``, with the same
+safety as the converge: validated first where dockerd can, rolled forward again (to the
+file the rollback replaced) if docker does not come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from pyinfra import host, logger
+from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker import operations
+from gpu_docker.facts import InstalledPackages, RemoteFileText, script_command
+from gpu_docker.rollback import RollbackError, parse_backups, pick_backup
+
+
+@dataclass(frozen=True)
+class BackupListing:
+    """daemon.json's resolved path and the gpu-docker backups beside it."""
+
+    target: str
+    paths: tuple[str, ...]
+
+
+_LIST_BACKUPS = r"""
+p=$1
+t=$(readlink -f -- "$p" 2>/dev/null) || t=$p
+echo "target=${t:-$p}"
+for f in "${t:-$p}".gpu-docker-*.bak "${t:-$p}".gpu-docker-*.bak.absent; do
+    [ -e "$f" ] && echo "backup=$f"
+done
+true
+"""
+
+
+class DaemonJsonBackups(FactBase[BackupListing]):
+    """The backups gpu-docker runs left beside daemon.json (a symlink is followed)."""
+
+    def command(self, path: str) -> StringCommand:
+        self.path = path
+        return script_command(_LIST_BACKUPS, path)
+
+    def process(self, output: list[str]) -> BackupListing:
+        target, paths = self.path, []
+        for line in output:
+            key, _, value = line.partition("=")
+            if key == "target" and value:
+                target = value
+            elif key == "backup":
+                paths.append(value)
+        return BackupListing(target, tuple(paths))
+
+
+_RESTORE = r"""
+target=$1 backup=$2 keep=$3
+if [ -e "$target" ]; then
+    cp -p -- "$target" "$keep.part" && chmod 0600 "$keep.part" && mv -f -- "$keep.part" "$keep"
+else
+    : > "$keep.absent" && chmod 0600 "$keep.absent"
+fi || { echo "gpu-docker: could not keep a copy of $target; nothing restored" >&2; exit 1; }
+case $backup in
+    *.absent) rm -f -- "$target" ;;
+    *) cp -- "$backup" "$target.restore" && chown root:root "$target.restore" \
+        && chmod 0644 "$target.restore" && mv -f -- "$target.restore" "$target" ;;
+esac
+"""
+
+
+@operation()
+def restore_daemon_json(path: str, wanted: str, keep: str):
+    """
+    Put back the daemon.json a gpu-docker run replaced.
+
+    + path: daemon.json (a symlink is followed)
+    + wanted: ``latest`` or the stamp of the run whose backup to restore
+    + keep: suffix of the copy of the current file kept first (``<target><keep>``), which
+      ``apply_to_docker`` restores if docker does not come back with the old file
+
+    The backup's bytes are put back exactly (0644 root); an ``.absent`` backup means there
+    was no daemon.json, so the file is removed. Nothing is written when the file already
+    is the backup.
+    """
+    listing = host.get_fact(DaemonJsonBackups, path=path)
+    try:
+        backup = pick_backup(listing.target, parse_backups(listing.target, listing.paths), wanted)
+    except RollbackError as exc:
+        yield from operations.fail._inner(str(exc))
+        return
+    current = host.get_fact(RemoteFileText, path=path).text
+    old = None if backup.absent else host.get_fact(RemoteFileText, path=backup.path).text
+    if current == old:
+        host.noop(f"{listing.target} already is the backup from {backup.stamp}")
+        return
+    if host.state.config.DIFF:
+        verb = "remove" if old is None else "restore"
+        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
+        old_lines = (current or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
+            logger.info("  %s", line)
+    yield script_command(_RESTORE, listing.target, backup.path, listing.target + keep)
+
+
+@operation()
+def remove_packages(packages: Sequence[str], pin: str):
+    """
+    Purge the toolkit packages (dependents first) and their apt pin.
+
+    + packages: in install order; removed in reverse
+    + pin: the apt preferences file the deploy wrote
+    """
+    installed = host.get_fact(InstalledPackages, packages=tuple(packages))
+    present = [name for name in reversed(packages) if name in installed]
+    if not present:
+        host.noop("no toolkit package installed")
+        return
+    yield StringCommand("DEBIAN_FRONTEND=noninteractive", "dpkg", "--purge", *present)
+    yield StringCommand("rm", "-f", str(PurePosixPath(pin)))
