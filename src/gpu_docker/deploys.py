@@ -23,6 +23,7 @@ from gpu_docker import operations, preflight, rollback_ops, summary
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
+from gpu_docker.connection import contain_connection_loss
 from gpu_docker.daemon_json import DaemonJsonError, render_owned
 from gpu_docker.facts import GpuDockerVerification, HostPreflight, InstalledPackages, Preflight
 from gpu_docker.report import describe
@@ -41,6 +42,9 @@ TEMPLATE = Path("templates") / "daemon.json.j2"
 
 # One backup suffix per controller run, so every host's backup carries the same name.
 _RUN_BACKUP = operations.backup_suffix()
+
+# One host losing its SSH connection must not end the run for the others.
+contain_connection_loss()
 # What a rollback keeps of the file it replaces: not a backup a later rollback would pick.
 _RUN_PRE_ROLLBACK = _RUN_BACKUP.removesuffix(".bak") + ".pre-rollback"
 

@@ -52,8 +52,8 @@ true
 """
 DOCKER_SNAPSHOT = r"""
 find /etc/docker -xdev \( -type f -o -type l \) -print0 | sort -z | xargs -0 -r sha256sum
-find /etc/docker -xdev -printf '%p %m %u:%g %s %T@\n' | sort
-cat /var/run/docker.pid
+find /etc/docker -xdev -mindepth 1 -printf '%p %m %u:%g %s %T@\n' | sort
+cat /var/run/docker.pid 2>/dev/null; true
 """
 
 
