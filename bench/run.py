@@ -12,6 +12,8 @@ host over ssh) twice the same way. For every run it measures:
   lab's apt repository), bytes it sent back;
 - the payload uploaded per host: files pyinfra uploads (``bench/pyinfra_counted.py``) or
   the ``.deb`` files the baseline copies with scp;
+- host CPU per host: what the hosts' sshd accounted for the run's SSH sessions and the
+  commands they ran (a restarted dockerd's own work is not in it);
 - docker restarts per host: each host's dockerd pid (seen from the root namespace, so
   measuring sends nothing) before and after;
 - the controller's peak RSS and CPU (user + sys over wall, from ``wait4``: 100% is one
@@ -87,6 +89,7 @@ class RunResult:
     uploads: int
     payload: int
     restarts: int
+    host_cpu: float
     load_average: float
 
 
@@ -175,6 +178,43 @@ def dockerd_pids(state: LabState) -> dict[str, int]:
             if comm == "dockerd":
                 found[host.name] = pid
     return found
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """A process's name, parent pid and CPU seconds (its own plus its reaped children's)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return name, int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
+
+
+def sshd_cpu(state: LabState, timeout: float = 10.0) -> float:
+    """CPU seconds the hosts' sshd listeners have accounted so far, summed over the hosts.
+
+    A finished SSH connection's CPU (its sshd, the commands it ran, their children) is
+    added to the listener when it reaps the connection, so this waits (up to ``timeout``)
+    until no connection is left open. Daemons a command starts (a restarted dockerd) are
+    not counted: they are reparented to the host's init.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        total, sessions = 0.0, 0
+        for host in state.hosts:
+            stats = {pid: _stat(pid) for pid in network.netns_pids(host.netns)}
+            names = {pid: stat[0] for pid, stat in stats.items() if stat}
+            for stat in stats.values():
+                if stat and stat[0] == "sshd":
+                    if names.get(stat[1]) == "sshd":
+                        sessions += 1
+                    else:
+                        total += stat[2]
+        if not sessions or time.monotonic() > deadline:
+            return total
+        time.sleep(0.2)
 
 
 def docker_answers(pid: int) -> bool:
@@ -336,8 +376,10 @@ def bench_tool(
                 argv, env = baseline_command(state, stem.with_suffix(".hosts"))
             load = os.getloadavg()[0]
             before_pids, before_bytes = dockerd_pids(state), counters.read()
+            before_cpu = sshd_cpu(state)
             usage = run_measured(argv, project, env, stem.with_suffix(".log"))
             after_bytes = counters.read()
+            host_cpu = sshd_cpu(state) - before_cpu
             wait_for_docker(state)
             after_pids = dockerd_pids(state)
             if tool == "gpu-docker":
@@ -363,6 +405,7 @@ def bench_tool(
                     uploads=uploads,
                     payload=payload,
                     restarts=sum(before_pids.get(name) != pid for name, pid in after_pids.items()),
+                    host_cpu=host_cpu,
                     load_average=load,
                 )
             )
@@ -380,16 +423,16 @@ def results_table(results: Sequence[RunResult]) -> str:
     """One markdown row per run: times, per-host traffic and restarts, controller cost."""
     lines = [
         "| hosts | tool | run | wall s | s/host | ssh B/host | repo B/host | from host B/host"
-        " | uploads/host | payload B/host | restarts/host | ctl RSS MiB | ctl CPU % | machine CPU %"
+        " | uploads/host | payload B/host | restarts/host | host CPU s/host | ctl RSS MiB | ctl CPU % | machine CPU %"
         " mean/peak | load | rc |",
-        "|" + "---|" * 16,
+        "|" + "---|" * 17,
     ]
     for r in results:
         n, u, t = r.hosts, r.usage, r.traffic
         lines.append(
             f"| {n} | {r.tool} | {r.run} | {u.wall:.1f} | {u.wall / n:.2f}"
             f" | {t.ssh_to_hosts / n:,.0f} | {t.other_to_hosts / n:,.0f} | {t.from_hosts / n:,.0f}"
-            f" | {r.uploads / n:.1f} | {r.payload / n:,.0f} | {r.restarts / n:.2f}"
+            f" | {r.uploads / n:.1f} | {r.payload / n:,.0f} | {r.restarts / n:.2f} | {r.host_cpu / n:.2f}"
             f" | {u.max_rss_kib / 1024:.0f} | {100 * u.cpu / u.wall:.0f}"
             f" | {100 * u.machine_busy_mean:.0f}/{100 * u.machine_busy_peak:.0f}"
             f" | {r.load_average:.2f} | {u.returncode} |"
