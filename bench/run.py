@@ -142,15 +142,27 @@ class CpuSampler(threading.Thread):
         return mean, max(self.samples, default=mean)
 
 
+def _timestamp_lines(child: subprocess.Popen[str], start: float, log: Path) -> None:
+    """Copy the child's output to ``log``, each line prefixed with seconds since ``start``."""
+    assert child.stdout is not None
+    with log.open("w") as out:
+        for line in child.stdout:
+            out.write(f"{time.monotonic() - start:7.2f} {line}")
+
+
 def run_measured(argv: Sequence[str], cwd: Path, env: dict[str, str], log: Path) -> Usage:
-    """Run ``argv`` to completion with output to ``log``; return its wall, CPU and memory."""
+    """Run ``argv`` to completion, its output timestamped in ``log``; return its costs."""
     sampler = CpuSampler()
     sampler.start()
     start = time.monotonic()
-    with log.open("w") as out:
-        child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, rusage = os.wait4(child.pid, 0)
+    child = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    writer = threading.Thread(target=_timestamp_lines, args=(child, start, log))
+    writer.start()
+    _, status, rusage = os.wait4(child.pid, 0)
     wall = time.monotonic() - start
+    writer.join()
     child.returncode = os.waitstatus_to_exitcode(status)
     mean, peak = sampler.stop()
     return Usage(
@@ -460,19 +472,31 @@ def ratio_table(results: Sequence[RunResult]) -> str:
 
 
 def curve_table(results: Sequence[RunResult]) -> str:
-    """Seconds per host, and the marginal seconds of each extra host between sizes."""
-    lines = ["| tool | run | hosts | s/host | marginal s/host |", "|---|---|---|---|---|"]
+    """Per host: seconds, the marginal seconds of each extra host, and CPU on each side.
+
+    The hosts share this machine's CPUs; on a real fleet their work runs on their own, and
+    the controller's CPU seconds per host set how many hosts one controller core can drive.
+    """
+    lines = [
+        "| tool | run | hosts | s/host | marginal s/host | controller CPU s/host | host CPU s/host |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for tool in TOOLS:
         for run in RUNS:
             points = sorted(
-                (r.hosts, r.usage.wall) for r in results if r.tool == tool and r.run == run
+                (r.hosts, r.usage.wall, r.usage.cpu, r.host_cpu)
+                for r in results
+                if r.tool == tool and r.run == run
             )
             previous: tuple[int, float] | None = None
-            for hosts, wall in points:
+            for hosts, wall, cpu, host_cpu in points:
                 marginal = (
                     f"{(wall - previous[1]) / (hosts - previous[0]):.2f}" if previous else "-"
                 )
-                lines.append(f"| {tool} | {run} | {hosts} | {wall / hosts:.2f} | {marginal} |")
+                lines.append(
+                    f"| {tool} | {run} | {hosts} | {wall / hosts:.2f} | {marginal}"
+                    f" | {cpu / hosts:.3f} | {host_cpu / hosts:.2f} |"
+                )
                 previous = (hosts, wall)
     return "\n".join(lines)
 
