@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gpu_docker.lab.inventory import NoLabError, sandbox_groups
-from gpu_docker.lab.layout import plan_hosts
+from gpu_docker.lab.layout import SUBNETS, plan_hosts
 from gpu_docker.lab.state import LabState, save
 from gpu_docker.settings import load_settings
 
@@ -39,7 +39,7 @@ def test_hosts_are_reached_as_root_by_key_with_strict_host_key_checking(lab_json
     assert [name for name, _ in groups["online"]] == ["lab-online-1", "lab-online-2"]
     assert [name for name, _ in groups["restricted"]] == ["lab-restricted-1"]
     _, data = groups["restricted"][0]
-    assert data["ssh_hostname"] == "10.213.1.10"
+    assert data["ssh_hostname"] == SUBNETS["restricted"].address(1)  # per lab slot
     assert data["ssh_user"] == "root"
     assert data["ssh_key"] == "/lab/id_ed25519"
     assert data["ssh_known_hosts_file"] == "/lab/known_hosts"

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_docker.lab.layout import MAX_HOSTS_PER_GROUP, SUBNETS, plan_hosts
+from gpu_docker.lab.layout import MAX_HOSTS_PER_GROUP, SLOT, SUBNETS, plan_hosts
 
 
 def test_groups_get_separate_subnets_off_the_bridge_address() -> None:
+    """Slot-independent: the slot (``GPU_DOCKER_LAB_SLOT``) only moves the /23."""
+    online, restricted = SUBNETS["online"].network, SUBNETS["restricted"].network
+    assert online == f"10.213.{2 * SLOT}" and restricted == f"10.213.{2 * SLOT + 1}"
     hosts = plan_hosts(2, 2)
     assert [(h.name, h.address, h.group) for h in hosts] == [
-        ("lab-online-1", "10.213.0.10", "online"),
-        ("lab-online-2", "10.213.0.11", "online"),
-        ("lab-restricted-1", "10.213.1.10", "restricted"),
-        ("lab-restricted-2", "10.213.1.11", "restricted"),
+        ("lab-online-1", f"{online}.10", "online"),
+        ("lab-online-2", f"{online}.11", "online"),
+        ("lab-restricted-1", f"{restricted}.10", "restricted"),
+        ("lab-restricted-2", f"{restricted}.11", "restricted"),
     ]
-    assert SUBNETS["online"].gateway == "10.213.0.1"
-    assert SUBNETS["restricted"].gateway == "10.213.1.1"
+    assert SUBNETS["online"].gateway == f"{online}.1"
+    assert SUBNETS["restricted"].gateway == f"{restricted}.1"
 
 
 def test_addresses_and_names_are_unique_and_interface_names_fit_the_kernel() -> None:

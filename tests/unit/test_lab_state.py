@@ -56,5 +56,9 @@ def test_directories_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert cache_dir() == Path("/tmp/labcache")
     monkeypatch.delenv("GPU_DOCKER_LAB_DIR")
     monkeypatch.delenv("GPU_DOCKER_LAB_CACHE")
+    monkeypatch.setenv("GPU_DOCKER_LAB_SLOT", "0")  # whatever slot this run itself uses
     assert state_dir() == Path("/var/lib/gpu-docker-lab")
     assert cache_dir() == Path("/var/cache/gpu-docker-lab")
+    monkeypatch.setenv("GPU_DOCKER_LAB_SLOT", "3")
+    assert state_dir() == Path("/var/lib/gpu-docker-lab-3")
+    assert cache_dir() == Path("/var/cache/gpu-docker-lab")  # root filesystems are shared
