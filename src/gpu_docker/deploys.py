@@ -24,8 +24,14 @@ from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
-from gpu_docker.daemon_json import DaemonJsonError, render_owned
-from gpu_docker.facts import GpuDockerVerification, HostPreflight, InstalledPackages, Preflight
+from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
+from gpu_docker.facts import (
+    GpuDockerVerification,
+    HostPreflight,
+    InstalledPackages,
+    Preflight,
+    RemoteFileText,
+)
 from gpu_docker.report import describe
 from gpu_docker.settings import Settings, SettingsError, load_settings
 
@@ -52,6 +58,29 @@ _RUN_PRE_ROLLBACK = _RUN_BACKUP.removesuffix(".bak") + ".pre-rollback"
 def current_settings() -> Settings:
     """This host's validated settings (group data, host data and ``--data`` combined)."""
     return load_settings(host.name, host.data.dict())
+
+
+def _settings_or_fail() -> Settings | None:
+    """This host's settings, or ``None`` after failing the host with the bad key named."""
+    try:
+        return current_settings()
+    except SettingsError as exc:
+        operations.fail(name="Check settings", message=exc.problem)
+        return None
+
+
+def _daemon_json_problem(path: str) -> str | None:
+    """Why the host's daemon.json cannot be merged, found before anything is installed.
+
+    The merge checks again when it runs; this early look keeps such a host entirely
+    untouched instead of half-converged (toolkit installed, runtime missing).
+    """
+    current = host.get_fact(RemoteFileText, path=path)
+    try:
+        parse(current.text or "")
+    except DaemonJsonError as exc:
+        return f"{current.target}: {exc}; left untouched, fix it and run again"
+    return None
 
 
 def resolve_bundle_root(settings: Settings, project_root: Path) -> Path:
@@ -171,10 +200,8 @@ def _offline_checks(
 def converge(project_root: Path) -> None:
     """Take the current host from "docker can't see the GPU" to "GPU containers run"."""
     summary.register(state, "converged")
-    try:
-        settings = current_settings()
-    except SettingsError as exc:
-        operations.fail(name="Check settings", message=exc.problem)
+    settings = _settings_or_fail()
+    if settings is None:
         return
     facts = host.get_fact(HostPreflight)
     manifest = None
@@ -193,6 +220,9 @@ def converge(project_root: Path) -> None:
         )
     except DaemonJsonError as exc:
         issues.append(str(exc))
+    unmergeable = _daemon_json_problem(settings.daemon_json_path)
+    if unmergeable:
+        issues.append(unmergeable)
     if issues:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
@@ -239,10 +269,8 @@ def converge(project_root: Path) -> None:
 def report() -> None:
     """Read-only: print whether GPU containers work on the current host; fail it if not."""
     summary.register(state, "verified")
-    try:
-        settings = current_settings()
-    except SettingsError as exc:
-        operations.fail(name="Check settings", message=exc.problem)
+    settings = _settings_or_fail()
+    if settings is None:
         return
     found = host.get_fact(
         GpuDockerVerification,
@@ -261,10 +289,8 @@ def rollback() -> None:
     """Put back the daemon.json a run replaced, restart docker safely, optionally purge the
     toolkit: the undo of ``converge``, with the same preview and the same safety net."""
     summary.register(state, "rolled back")
-    try:
-        settings = current_settings()
-    except SettingsError as exc:
-        operations.fail(name="Check settings", message=exc.problem)
+    settings = _settings_or_fail()
+    if settings is None:
         return
     facts = host.get_fact(HostPreflight)
     restored = rollback_ops.restore_daemon_json(
