@@ -36,6 +36,10 @@ _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[~+.][0-9A-Za-z.~+]+)?(?:-[0-9A-Za-z
 _FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 _RUNTIME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z$")
+# apt's one-line sources split fields on whitespace and end options at "]": a URL or keyring
+# path holding either would add fields (even a second, unsigned source) to the list we write.
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s\[\]]+$")
+_LIST_FIELD_RE = re.compile(r"^[^\s\[\]]+$")
 
 
 def _doc(text: str, section: str) -> dict[str, str]:
@@ -324,6 +328,18 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
     for key in ("daemon_json_path", "remote_cache_dir", "apt_keyring_path"):
         if key in values and not values[key].startswith("/"):
             raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
+    for key in ("apt_repo_url", "apt_key_url"):
+        if key in values and not _URL_RE.match(values[key]):
+            raise SettingsError(
+                host, key, f"{values[key]!r} is not a URL (scheme://..., no spaces or brackets)"
+            )
+    keyring = values.get("apt_keyring_path")
+    if keyring is not None and not _LIST_FIELD_RE.match(keyring):
+        raise SettingsError(
+            host,
+            "apt_keyring_path",
+            f"{keyring!r} cannot be named in an apt source (no spaces or brackets)",
+        )
     return values
 
 

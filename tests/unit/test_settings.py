@@ -47,6 +47,10 @@ def test_pyinfra_connector_data_is_not_ours_to_reject():
         ("daemon_json_path", "etc/docker/daemon.json", "must be an absolute path"),
         ("runtime_name", "runc", "'runc' is reserved by docker"),
         ("toolkit_version", "latest", "'latest' is not a version like '1.17.8'"),
+        ("apt_key_url", "http://mirror/gpgkey;touch /tmp/x", "is not a URL"),
+        ("apt_repo_url", "http://mirror/ /\ndeb [trusted=yes] http://evil", "is not a URL"),
+        ("apt_repo_url", "mirror.example/deb", "is not a URL"),
+        ("apt_keyring_path", "/usr/share/keyrings/a b.gpg", "cannot be named in an apt source"),
     ],
 )
 def test_wrong_values_name_host_and_key(key, value, message):
