@@ -36,6 +36,16 @@ def test_missing_manifest_names_the_path(tmp_path: Path) -> None:
         load_manifest(tmp_path, "1.17.8-1", "amd64")
 
 
+def test_missing_manifest_lists_the_bundles_the_root_holds(bundle: Manifest) -> None:
+    """A wrong version or a missing architecture is told apart from a wrong bundle_dir."""
+    root = bundle.directory.parent.parent
+    with pytest.raises(BundleError) as err:
+        load_manifest(root, V, "arm64")
+    assert str(err.value).endswith(f"(bundles under {root}: {V}/amd64)")
+    with pytest.raises(BundleError, match=r"\(bundles under .*: none\)$"):
+        load_manifest(root / "nowhere", V, "amd64")
+
+
 def test_invalid_json_names_the_path(bundle: Manifest) -> None:
     bundle.path.write_text("{not json")
     with pytest.raises(BundleError, match=f"unreadable manifest {bundle.path}"):

@@ -121,9 +121,21 @@ def load_manifest(bundle_root: Path, version: str, arch: str) -> Manifest:
     """Read and validate ``<bundle_root>/<version>/<arch>/manifest.json``.
 
     ``version`` may be upstream (``1.17.8``) or a deb version (``1.17.8-1``). Raises
-    BundleError naming the path when the manifest is missing or invalid.
+    BundleError naming the path when the manifest is missing or invalid; a missing one
+    also lists the bundles the root does hold, so a wrong version or arch is plain to see.
     """
-    return read_manifest(bundle_directory(bundle_root, version, arch) / MANIFEST_NAME)
+    path = bundle_directory(bundle_root, version, arch) / MANIFEST_NAME
+    if not path.is_file():
+        root = bundle_root.absolute()
+        held = [
+            f"{d.parent.name}/{d.name}"
+            for d in (bundle_directories(root) if root.is_dir() else [])
+            if (d / MANIFEST_NAME).is_file()
+        ]
+        raise BundleError(
+            f"no bundle manifest at {path} (bundles under {root}: {', '.join(held) or 'none'})"
+        )
+    return read_manifest(path)
 
 
 def read_manifest(path: Path) -> Manifest:
