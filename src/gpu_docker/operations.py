@@ -48,8 +48,14 @@ def backup_suffix(now: datetime.datetime | None = None) -> str:
 
 
 def _fail_command(message: str) -> StringCommand:
-    """A command that fails the host with one line on stderr: pyinfra prints it per host."""
-    return StringCommand("echo", QuoteString(f"gpu-docker: {message}"), ">&2;", "exit", "1")
+    """A command that fails the host with one line on stderr: pyinfra prints it per host.
+
+    ``printf %s``, not ``echo``: dash's echo turns a ``\\n`` in the message (a setting's
+    repr) into a line break, splitting the one line.
+    """
+    return StringCommand(
+        "printf", "'%s\\n'", QuoteString(f"gpu-docker: {message}"), ">&2;", "exit", "1"
+    )
 
 
 @operation()
