@@ -67,17 +67,24 @@ def lab_of(online: int, restricted: int, trixie: int = 0) -> Iterator[LabState]:
 
 
 def write_inventory(
-    path: Path, lab: LabState, cases: Mapping[str, Mapping[str, Any]], extra: Mapping[str, Any]
+    path: Path,
+    lab: LabState,
+    cases: Mapping[str, Mapping[str, Any]],
+    extra: Mapping[str, Any],
+    drop: tuple[str, ...] = (),
 ) -> Path:
     """An inventory of the lab's hosts, each with the lab's data plus its case's settings.
 
     ``cases`` maps host name -> settings overriding the lab's; ``extra`` adds hosts that
     are not lab hosts (name -> full host data). Groups keep the lab's, so group_data is
-    not involved: the file lives outside ``inventories/``.
+    not involved unless the caller puts a ``group_data`` folder beside ``path``; ``drop``
+    removes lab data keys from every host so that such group data decides them.
     """
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {"online": [], "restricted": []}
     for host in lab.hosts:
         data = {**host_data(lab, host), **cases.get(host.name, {})}
+        for key in drop:
+            data.pop(key, None)
         groups[host.group].append((host.name, data))
     groups["online"] += [(name, dict(data)) for name, data in extra.items()]
     lines = [f"{group} = {entries!r}" for group, entries in groups.items()]
@@ -105,13 +112,15 @@ def output(run: subprocess.CompletedProcess[str]) -> str:
 
 
 def host_lines(run: subprocess.CompletedProcess[str], name: str) -> list[str]:
-    """The ``[name] gpu-docker: ...`` lines pyinfra printed for one host."""
+    """The ``[name] gpu-docker: ...`` lines pyinfra printed for one host (with ``-vv`` and
+    more, not the ``>>>`` lines echoing the commands that print them)."""
     prefix = f"[{name}]"
-    return [
+    found = [
         line.strip()[len(prefix) :].strip()
         for line in output(run).splitlines()
         if line.strip().startswith(prefix) and "gpu-docker:" in line
     ]
+    return [line for line in found if not line.startswith(">>>")]
 
 
 def summary(run: subprocess.CompletedProcess[str]) -> dict[str, str]:
