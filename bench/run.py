@@ -20,8 +20,9 @@ host over ssh) twice the same way. For every run it measures:
   core), and the whole machine's CPU use from ``/proc/stat`` (mean and peak of 0.25 s
   samples), plus the load average at the start.
 
-Lab up and the wait for every dockerd to answer are timed separately, not counted in any
-run. The hosts share the controller's CPUs, so the times include the hosts' own work
+Each run's output is kept in ``--out``, every line prefixed with the seconds since the run
+began (where a run spends its time, operation by operation). Lab up and the wait for every
+dockerd to answer are timed separately, not counted in any run. The hosts share the controller's CPUs, so the times include the hosts' own work
 (dpkg, apt, dockerd restarts) on the same cores.
 
 Needs root and ``GPU_DOCKER_LAB_SLOT`` set to a slot no one else uses:
