@@ -228,9 +228,9 @@ init=$1 timeout=$2
 timeout 10 docker info >/dev/null 2>&1 && exit 0
 if [ "$init" = systemd ]; then systemctl start docker; else service docker start; fi >/dev/null 2>&1
 i=0
-while [ "$i" -lt "$timeout" ]; do
+while [ "$i" -lt $((timeout * 5)) ]; do
     timeout 10 docker info >/dev/null 2>&1 && exit 0
-    sleep 1; i=$((i + 1))
+    sleep 0.2; i=$((i + 1))
 done
 echo "gpu-docker: docker was not running and did not answer within ${timeout}s of starting it ($(timeout 10 docker info 2>&1 | tail -n1))" >&2
 exit 1
@@ -338,20 +338,21 @@ why() {
 }
 # Wait until docker lists the runtime (0), answers without it for 3 s (2: it read a config
 # without it), or has no dockerd process for 3 s or stays silent past the timeout (1).
+# Polled every 0.2 s: a restart is usually done in about a second, and every host waits.
 settle() {
     i=0 up=0 gone=0
-    while [ "$i" -lt "$timeout" ]; do
+    while [ "$i" -lt $((timeout * 5)) ]; do
         if answers; then
             has_runtime && return 0
             up=$((up + 1)) gone=0
-            [ "$up" -ge 3 ] && return 2
+            [ "$up" -ge 15 ] && return 2
         elif pgrep -x dockerd >/dev/null 2>&1; then
             gone=0
         else
             gone=$((gone + 1))
-            [ "$gone" -ge 3 ] && return 1
+            [ "$gone" -ge 15 ] && return 1
         fi
-        sleep 1
+        sleep 0.2
         i=$((i + 1))
     done
     return 1
@@ -386,7 +387,7 @@ reason=$(why)
 restore
 if [ "$action" = reload ] && answers; then reload; else restart; fi
 i=0
-while [ "$i" -lt "$timeout" ] && ! answers; do sleep 1; i=$((i + 1)); done
+while [ "$i" -lt $((timeout * 5)) ] && ! answers; do sleep 0.2; i=$((i + 1)); done
 if answers; then
     say "$what${reason:+ (dockerd: $reason)}; $restored and docker ${action}ed: it runs as before"
 else
