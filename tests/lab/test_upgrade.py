@@ -42,8 +42,8 @@ def assert_everywhere(lab, host_exec, version: str) -> None:
         assert version.split("-")[0] in ctk, (host.name, ctk)
 
 
-def converge(run_pyinfra, *data: str):
-    args = ["deploys/gpu_docker.py"]
+def converge(run_pyinfra, *data: str, extra: tuple[str, ...] = ()):
+    args = ["deploys/gpu_docker.py", *extra]
     for item in data:
         args += ["--data", item]
     run = run_pyinfra(*args)
@@ -57,7 +57,7 @@ def test_first_converge_installs_the_default_pin(lab, host_exec, run_pyinfra):
 
 
 def test_new_pin_upgrades_both_groups_and_moves_the_apt_pin(lab, host_exec, run_pyinfra):
-    converge(run_pyinfra, "toolkit_version=1.18.1")
+    converge(run_pyinfra, "toolkit_version=1.18.1", extra=("--no-wait",))  # the fleet advice
     assert_everywhere(lab, host_exec, "1.18.1-1")
     online = lab.group("online")[0].name
     pin = host_exec(lab, online, "cat /etc/apt/preferences.d/nvidia-container-toolkit").stdout
