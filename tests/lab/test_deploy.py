@@ -10,6 +10,7 @@ import json
 import re
 
 import pytest
+from hosts_state import output
 
 pytestmark = pytest.mark.lab
 
@@ -29,11 +30,6 @@ for p in /etc/docker /etc/apt /usr/share/keyrings /var/cache/gpu-docker /var/lib
 done
 cat /var/run/docker.pid
 """
-
-
-def output(run) -> str:
-    """pyinfra writes its progress and results to stderr."""
-    return run.stdout + run.stderr
 
 
 def totals(run) -> dict[str, str]:

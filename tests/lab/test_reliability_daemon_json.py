@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from reliability import (
+from hosts_state import (
     docker_runtimes,
     docker_snapshot,
     dpkg_state,

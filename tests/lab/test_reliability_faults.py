@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reliability import (
+from hosts_state import (
     PACKAGES,
     docker_runtimes,
     docker_snapshot,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability import (
+from hosts_state import (
     PACKAGES,
     PROJECT,
     docker_runtimes,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from hosts_state import output
 from lab_docker import container_pid, docker_info, dockerd_pid, run, start_container
 
 from gpu_docker.lab.lifecycle import running_lab
@@ -29,10 +30,6 @@ def lab():
     """Three online hosts, the last with trixie's docker; no restricted hosts needed."""
     with running_lab(3, 0, 1) as state:
         yield state
-
-
-def output(done) -> str:
-    return done.stdout + done.stderr
 
 
 def daemon_json(lab, host_exec, name: str) -> str:

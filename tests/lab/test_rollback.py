@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from hosts_state import output
 from lab_docker import docker_info, dockerd_pid, run
 
 from gpu_docker.lab.lifecycle import running_lab
@@ -29,10 +30,6 @@ def lab():
     """One host of each docker flavour."""
     with running_lab(2, 0, 1) as state:
         yield state
-
-
-def output(done) -> str:
-    return done.stdout + done.stderr
 
 
 def file_bytes(lab, host_exec, name: str) -> str:

@@ -1,6 +1,7 @@
-"""Helpers of the reliability suite (tests/lab/test_reliability_*.py).
+"""Reading, seeding and snapshotting lab hosts, for the end-to-end tests.
 
-Each reliability module brings up its own lab sized to its cases, gives every case its own
+Shared by every lab module (``output`` and the host readers), and shaped by the
+reliability suite (tests/lab/test_reliability_*.py): each reliability module brings up its own lab sized to its cases, gives every case its own
 host through a temporary inventory (the lab's host data plus that case's settings), runs
 the real pyinfra CLI once over all of them, and then checks each host: the one line
 pyinfra printed for it, the closing summary, and the host's real state (file bytes, dpkg,
