@@ -5,32 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lab_samples import sample_state
 
 from gpu_docker.lab.inventory import NoLabError, sandbox_groups
 from gpu_docker.lab.layout import SUBNETS, plan_hosts
-from gpu_docker.lab.state import LabState, save
+from gpu_docker.lab.state import save
 from gpu_docker.settings import load_settings
 
 
 @pytest.fixture
 def lab_json(tmp_path: Path) -> Path:
     path = tmp_path / "lab.json"
-    save(
-        LabState(
-            hosts=plan_hosts(2, 1),
-            ssh_key="/lab/id_ed25519",
-            known_hosts="/lab/known_hosts",
-            repo_url="http://10.213.0.1:8000/stable/deb/$(ARCH)",
-            key_url="http://10.213.0.1:8000/gpgkey",
-            wrong_key_url="http://10.213.0.1:8000/gpgkey-wrong",
-            key_fingerprint="B" * 40,
-            bundle_dir="/lab/debs",
-            versions=["1.17.8", "1.18.1"],
-            bridges=["gdlab-on", "gdlab-rs"],
-            nft_table="gpu_docker_lab",
-        ),
-        path,
-    )
+    save(sample_state(hosts=plan_hosts(2, 1), key_fingerprint="B" * 40), path)
     return path
 
 

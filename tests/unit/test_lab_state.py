@@ -5,26 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lab_samples import sample_state
 
-from gpu_docker.lab.layout import plan_hosts
 from gpu_docker.lab.state import LabState, cache_dir, dump, load, parse, save, state_dir
 
 
 def _state() -> LabState:
-    return LabState(
-        hosts=plan_hosts(2, 1, trixie_docker=1),
-        ssh_key="/lab/id_ed25519",
-        known_hosts="/lab/known_hosts",
-        repo_url="http://10.213.0.1:8000/stable/deb/$(ARCH)",
-        key_url="http://10.213.0.1:8000/gpgkey",
-        wrong_key_url="http://10.213.0.1:8000/gpgkey-wrong",
-        key_fingerprint="A" * 40,
-        bundle_dir="/lab/debs",
-        versions=["1.17.8", "1.18.1"],
-        bridges=["gdlab-on", "gdlab-rs"],
-        nft_table="gpu_docker_lab",
-        http_pid=42,
-    )
+    return sample_state(http_pid=42)
 
 
 def test_state_survives_a_round_trip_through_the_file(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ import runpy
 from pathlib import Path
 
 import pytest
+from lab_samples import sample_state
 
 from gpu_docker.lab.inventory import host_data
-from gpu_docker.lab.state import LabHost, LabState
+from gpu_docker.lab.state import LabHost
 
 INVENTORIES = Path(__file__).resolve().parents[2] / "inventories"
 SHIPPED = sorted(INVENTORIES.rglob("*.py"))
@@ -57,21 +58,9 @@ def test_group_data_turns_strict_host_key_checking_on_for_every_host() -> None:
 
 
 def test_lab_host_data_is_strict_and_key_based() -> None:
-    state = LabState(
-        hosts=[],
-        ssh_key="/k",
-        known_hosts="/kh",
-        repo_url="http://r",
-        key_url="http://r/k",
-        wrong_key_url="http://r/w",
-        key_fingerprint="A" * 40,
-        bundle_dir="/b",
-        versions=[],
-        bridges=[],
-        nft_table="t",
-    )
+    state = sample_state(hosts=[])
     for group in ("online", "restricted"):
         data = host_data(state, LabHost("h", "10.0.0.1", group, "bookworm", "n", "v"))
         assert data["ssh_strict_host_key_checking"] == "yes"
-        assert data["ssh_key"] == "/k"
+        assert data["ssh_key"] == state.ssh_key
         assert not [k for k in data if any(w in k.lower() for w in SECRET_WORDS)]
