@@ -30,6 +30,13 @@ def run(lab: LabState, host_exec: HostExec, name: str, command: str) -> str:
     return done.stdout.strip()
 
 
+def daemon_json(lab: LabState, host_exec: HostExec, name: str) -> str:
+    """/etc/docker/daemon.json's exact bytes (base64), or ``ABSENT``: compared, never parsed."""
+    return run(
+        lab, host_exec, name, "base64 -w0 /etc/docker/daemon.json 2>/dev/null || echo ABSENT"
+    )
+
+
 def dockerd_pid(lab: LabState, host_exec: HostExec, name: str) -> str:
     """The running dockerd's pid: a restart changes it, a reload does not."""
     return run(

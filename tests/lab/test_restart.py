@@ -12,7 +12,7 @@ import re
 
 import pytest
 from hosts_state import output
-from lab_docker import container_pid, docker_info, dockerd_pid, run, start_container
+from lab_docker import container_pid, daemon_json, docker_info, dockerd_pid, run, start_container
 
 from gpu_docker.lab.lifecycle import running_lab
 
@@ -30,11 +30,6 @@ def lab():
     """Three online hosts, the last with trixie's docker; no restricted hosts needed."""
     with running_lab(3, 0, 1) as state:
         yield state
-
-
-def daemon_json(lab, host_exec, name: str) -> str:
-    """daemon.json's exact bytes (base64), or ABSENT."""
-    return run(lab, host_exec, name, f"base64 -w0 {DAEMON_JSON} 2>/dev/null || echo ABSENT")
 
 
 def state(lab, host_exec, name: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import re
 
 import pytest
 from hosts_state import output
-from lab_docker import docker_info, dockerd_pid, run
+from lab_docker import daemon_json, docker_info, dockerd_pid, run
 
 from gpu_docker.lab.lifecycle import running_lab
 
@@ -32,10 +32,6 @@ def lab():
         yield state
 
 
-def file_bytes(lab, host_exec, name: str) -> str:
-    return run(lab, host_exec, name, f"base64 -w0 {FILE} 2>/dev/null || echo ABSENT")
-
-
 def installed(lab, host_exec, name: str) -> str:
     return run(
         lab,
@@ -51,21 +47,21 @@ def converged(lab, host_exec, run_pyinfra):
     """Both hosts seeded, recorded, then converged."""
     run(lab, host_exec, SEEDED, f"mkdir -p /etc/docker && printf '%s' '{ORIGINAL}' > {FILE}")
     run(lab, host_exec, SEEDED, "service docker restart >/dev/null")
-    before = {name: file_bytes(lab, host_exec, name) for name in (SEEDED, EMPTY)}
+    before = {name: daemon_json(lab, host_exec, name) for name in (SEEDED, EMPTY)}
     done = run_pyinfra("deploys/gpu_docker.py")
     assert done.returncode == 0, output(done)
     for name in (SEEDED, EMPTY):
-        assert file_bytes(lab, host_exec, name) != before[name]
+        assert daemon_json(lab, host_exec, name) != before[name]
         assert installed(lab, host_exec, name)
     return before
 
 
 def test_preview_shows_the_restore_and_changes_nothing(lab, converged, host_exec, run_pyinfra):
-    state = {n: (file_bytes(lab, host_exec, n), dockerd_pid(lab, host_exec, n)) for n in converged}
+    state = {n: (daemon_json(lab, host_exec, n), dockerd_pid(lab, host_exec, n)) for n in converged}
     done = run_pyinfra("deploys/rollback.py", "--dry", "--diff", yes=False)
     assert done.returncode == 0, output(done)
     assert {
-        n: (file_bytes(lab, host_exec, n), dockerd_pid(lab, host_exec, n)) for n in converged
+        n: (daemon_json(lab, host_exec, n), dockerd_pid(lab, host_exec, n)) for n in converged
     } == state
     text = output(done)
     assert re.search(rf"\[{SEEDED}\]\s+Will restore {FILE} \(backup from \d{{8}}T", text), text
@@ -78,7 +74,7 @@ def test_rollback_restores_the_original_file_byte_for_byte(lab, converged, host_
     done = run_pyinfra("deploys/rollback.py", "--data", "rollback_remove_packages=true")
     assert done.returncode == 0, output(done)
     for name, before in converged.items():
-        assert file_bytes(lab, host_exec, name) == before, name
+        assert daemon_json(lab, host_exec, name) == before, name
         info = docker_info(lab, host_exec, name)
         assert "nvidia" not in info["Runtimes"], name
         assert dockerd_pid(lab, host_exec, name) != pids[name], name  # restarted onto it
@@ -93,5 +89,5 @@ def test_second_rollback_changes_nothing(lab, converged, host_exec, run_pyinfra)
     done = run_pyinfra("deploys/rollback.py", "--data", "rollback_remove_packages=true")
     assert done.returncode == 0, output(done)
     for name, before in converged.items():
-        assert file_bytes(lab, host_exec, name) == before
+        assert daemon_json(lab, host_exec, name) == before
         assert dockerd_pid(lab, host_exec, name) == pids[name]
