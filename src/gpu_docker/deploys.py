@@ -175,6 +175,7 @@ def install_online(settings: Settings) -> list[OperationMeta]:
 def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
     """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
     _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
+    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
     packages = operations.install_bundle(
         name=f"Install the bundle {manifest.version}/{manifest.arch} with dpkg",
         entries=manifest.entries,

@@ -211,7 +211,7 @@ mv -f -- "$tmp" "$target"
 @operation()
 def dpkg_repair():
     """
-    Finish an interrupted dpkg run (``dpkg --configure -a``) so apt can install again.
+    Finish an interrupted dpkg run (``dpkg --configure -a``) before apt or a bundle installs.
 
     A dpkg killed mid-install leaves packages unpacked or half-installed, and apt then
     refuses every install until ``dpkg --configure -a`` has run. Half-installed packages
@@ -261,7 +261,6 @@ for entry in "$@"; do
         exit 1
     }
 done
-dpkg --audit >/dev/null 2>&1 && [ -z "$(dpkg --audit 2>/dev/null)" ] || dpkg --configure -a
 files=""
 for entry in "$@"; do files="$files ${entry%%=*}"; done
 # shellcheck disable=SC2086  # file names come from the manifest, checked above
