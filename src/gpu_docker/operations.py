@@ -76,13 +76,13 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 export GNUPGHOME="$tmp"
 if ! curl -fsSL --max-time 30 -o "$tmp/key" -- "$url" 2>"$tmp/err"; then
-    echo "gpu-docker: could not fetch the apt key from $url: $(tail -n1 "$tmp/err")" >&2
+    printf 'gpu-docker: %s\n' "could not fetch the apt key from $url: $(tail -n1 "$tmp/err")" >&2
     exit 1
 fi
 fpr=$(gpg --batch --show-keys --with-colons "$tmp/key" 2>/dev/null \
     | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print toupper($10); exit }')
 if [ "$fpr" != "$expected" ]; then
-    echo "gpu-docker: the key at $url has fingerprint ${fpr:-none}, expected $expected; nothing installed" >&2
+    printf 'gpu-docker: %s\n' "the key at $url has fingerprint ${fpr:-none}, expected $expected; nothing installed" >&2
     exit 1
 fi
 if grep -q -- '-----BEGIN PGP' "$tmp/key"; then
@@ -203,7 +203,7 @@ if [ -e "$target" ]; then
         && mv -f -- "$backup.part" "$backup"
 else
     : > "$backup.absent" && chmod 0600 "$backup.absent"
-fi || { rm -f "$tmp" "$backup.part"; echo "gpu-docker: could not back up $target" >&2; exit 1; }
+fi || { rm -f "$tmp" "$backup.part"; printf 'gpu-docker: %s\n' "could not back up $target" >&2; exit 1; }
 mv -f -- "$tmp" "$target"
 """
 
@@ -232,7 +232,7 @@ while [ "$i" -lt $((timeout * 5)) ]; do
     timeout 10 docker info >/dev/null 2>&1 && exit 0
     sleep 0.2; i=$((i + 1))
 done
-echo "gpu-docker: docker was not running and did not answer within ${timeout}s of starting it ($(timeout 10 docker info 2>&1 | tail -n1))" >&2
+printf 'gpu-docker: %s\n' "docker was not running and did not answer within ${timeout}s of starting it ($(timeout 10 docker info 2>&1 | tail -n1))" >&2
 exit 1
 """
 
@@ -257,7 +257,7 @@ cd "$dir" || exit 1
 for entry in "$@"; do
     file=${entry%%=*} sum=${entry#*=}
     echo "$sum  $file" | sha256sum -c --quiet - >/dev/null 2>&1 || {
-        echo "gpu-docker: $dir/$file does not match the bundle manifest; not installed" >&2
+        printf 'gpu-docker: %s\n' "$dir/$file does not match the bundle manifest; not installed" >&2
         exit 1
     }
 done
@@ -301,7 +301,7 @@ def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
 
 _APPLY = r"""
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8
-say() { echo "gpu-docker: $*" >&2; }
+say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 # Put back the file this run replaced (the backup carries this run's suffix); say what it did.
 restore() {

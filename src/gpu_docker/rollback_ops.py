@@ -64,7 +64,7 @@ if [ -e "$target" ]; then
     cp -p -- "$target" "$keep.part" && chmod 0600 "$keep.part" && mv -f -- "$keep.part" "$keep"
 else
     : > "$keep.absent" && chmod 0600 "$keep.absent"
-fi || { echo "gpu-docker: could not keep a copy of $target; nothing restored" >&2; exit 1; }
+fi || { printf 'gpu-docker: %s\n' "could not keep a copy of $target; nothing restored" >&2; exit 1; }
 case $backup in
     *.absent) rm -f -- "$target" ;;
     *) cp -- "$backup" "$target.restore" && chown root:root "$target.restore" \
