@@ -20,6 +20,7 @@ ssh_opts=(-i "$SSH_KEY" -o "UserKnownHostsFile=$KNOWN_HOSTS" -o GlobalKnownHosts
 read -r -a debs <<<"${DEBS:-}"
 
 # $1 = key url, $2 = repository url, $3 = deb version
+# shellcheck disable=SC2016  # expanded on the host, not here
 online_install='
 set -e
 keyring=/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg
@@ -38,6 +39,7 @@ cd /tmp
 DEBIAN_FRONTEND=noninteractive dpkg -i "$@" >/dev/null
 '
 
+# shellcheck disable=SC2016  # expanded on the host, not here
 configure_docker='
 set -e
 python3 -c "

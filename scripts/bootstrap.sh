@@ -14,6 +14,7 @@ packages=(
     util-linux      # unshare, nsenter, mount
     openssh-client  # ssh-keygen for the lab's keys
     nftables        # keeps restricted hosts away from the lab repository
+    shellcheck      # lints the shell gpu-docker runs on hosts
     python3-venv
     ca-certificates
 )

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
+shellcheck src/gpu_docker/sh/*.sh scripts/*.sh bench/*.sh
 .venv/bin/python -m pytest "$@"

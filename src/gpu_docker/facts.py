@@ -14,14 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyinfra.api import FactBase, QuoteString, StringCommand
+from pyinfra.api import FactBase, StringCommand
 
-
-def script_command(script: str, *args: str) -> StringCommand:
-    """``sh -c SCRIPT gpu-docker ARGS...`` with every piece quoted."""
-    return StringCommand(
-        "sh", "-c", QuoteString(script), "gpu-docker", *(QuoteString(a) for a in args)
-    )
+from gpu_docker import sh
 
 
 def _key_values(output: list[str]) -> dict[str, list[str]]:
@@ -79,47 +74,6 @@ class Preflight:
         return {p.name: p.version for p in self.packages.values() if p.installed}
 
 
-_PREFLIGHT = r"""
-. /etc/os-release 2>/dev/null
-echo "os_id=${ID:-}"
-echo "os_version=${VERSION_ID:-}"
-echo "arch=$(dpkg --print-architecture 2>/dev/null)"
-if command -v nvidia-smi >/dev/null 2>&1 \
-   && v=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null); then
-    echo "driver=$(echo "$v" | head -n1)"
-    echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
-elif [ -r /proc/driver/nvidia/version ]; then
-    echo "driver=$(head -n1 /proc/driver/nvidia/version)"
-fi
-[ -d /run/systemd/system ] && echo "init=systemd" || echo "init=sysv"
-for t in curl gpg dpkg docker; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done
-if command -v docker >/dev/null 2>&1; then
-    if info=$(timeout 20 docker info --format \
-        '{{.ServerVersion}}|{{.LiveRestoreEnabled}}|{{.ContainersRunning}}|{{json .Runtimes}}' 2>&1)
-    then echo "docker_info=$info"; server=${info%%|*}
-    else  # docker 20.10's `info --format` hides the cause; `version` says it on stderr
-        why=$(timeout 10 docker version 2>&1 >/dev/null | grep -v '^$' | head -n1)
-        echo "docker_error=${why:-$(echo "$info" | tail -n1)}"
-    fi
-fi
-# Launching dockerd (80 MB) twice is most of this fact's cost on a fleet. The running
-# daemon's version answers both questions when it runs the installed binary (not replaced
-# since it started); --validate came with Docker 23.
-if bin=$(command -v dockerd 2>/dev/null); then
-    exe=$(readlink "/proc/$(pidof -s dockerd 2>/dev/null)/exe" 2>/dev/null)
-    if [ -n "${server:-}" ] && [ "$exe" = "$(readlink -f "$bin")" ]; then
-        echo "dockerd=Docker version $server"
-        [ "${server%%.*}" -ge 23 ] 2>/dev/null && echo "validate=1"
-    else
-        echo "dockerd=$(dockerd --version 2>/dev/null)"
-        dockerd --help 2>&1 | grep -q -- '--validate' && echo "validate=1"
-    fi
-fi
-dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
-true
-"""
-
-
 def _parse_docker_info(text: str) -> DockerInfo | None:
     parts = text.split("|", 3)
     if len(parts) != 4:
@@ -137,7 +91,7 @@ class HostPreflight(FactBase[Preflight]):
     """OS, architecture, driver, docker, tools and the given packages, in one round trip."""
 
     def command(self, packages: tuple[str, ...] = ()) -> StringCommand:
-        return script_command(_PREFLIGHT, *packages)
+        return sh.command("preflight", *packages)
 
     def process(self, output: list[str]) -> Preflight:
         kv = _key_values(output)
@@ -180,7 +134,7 @@ class InstalledPackages(FactBase[dict[str, str]]):
         return {}
 
     def command(self, packages: tuple[str, ...]) -> StringCommand:
-        return script_command(
+        return sh.inline(
             "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' \"$@\" 2>/dev/null; true",
             *packages,
         )
@@ -221,15 +175,6 @@ class RemoteFile:
     text: str | None
 
 
-_READ_FILE = r"""
-p=$1
-t=$(readlink -f -- "$p" 2>/dev/null) || t=$p
-echo "target=${t:-$p}"
-if [ -f "$t" ]; then echo "b64=$(base64 -w0 < "$t")"; fi
-true
-"""
-
-
 class RemoteFileText(FactBase[RemoteFile]):
     """A (small) text file's exact content, symlinks resolved, base64 on the wire.
 
@@ -239,7 +184,7 @@ class RemoteFileText(FactBase[RemoteFile]):
 
     def command(self, path: str) -> StringCommand:
         self.path = path
-        return script_command(_READ_FILE, path)
+        return sh.command("read_file", path)
 
     def process(self, output: list[str]) -> RemoteFile:
         kv = _key_values(output)
@@ -254,20 +199,11 @@ class RemoteFileText(FactBase[RemoteFile]):
         return RemoteFile(self.path, target, text)
 
 
-_KEYRING = r"""
-[ -e "$1" ] || exit 0
-home=$(mktemp -d)
-GNUPGHOME=$home gpg --batch --show-keys --with-colons "$1" 2>/dev/null \
-    | awk -F: '$1 == "pub" { primary = 1; next } $1 == "fpr" && primary { print "fpr=" $10; primary = 0 }'
-rm -rf "$home"
-"""
-
-
 class KeyringFingerprints(FactBase[list[str]]):
     """Primary key fingerprints in a keyring file (empty when it does not exist)."""
 
     def command(self, path: str) -> StringCommand:
-        return script_command(_KEYRING, path)
+        return sh.command("keyring", path)
 
     @staticmethod
     def default() -> list[str]:
@@ -285,9 +221,7 @@ class RemoteSha256(FactBase[dict[str, str]]):
         return {}
 
     def command(self, paths: tuple[str, ...]) -> StringCommand:
-        return script_command(
-            'for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true', *paths
-        )
+        return sh.inline('for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true', *paths)
 
     def process(self, output: list[str]) -> dict[str, str]:
         sums: dict[str, str] = {}
@@ -296,24 +230,6 @@ class RemoteSha256(FactBase[dict[str, str]]):
             if path:
                 sums[path] = digest
         return sums
-
-
-_VERIFY = r"""
-runtime=$1 image=$2
-echo "cli=$(nvidia-container-cli --version 2>/dev/null | head -n1)"
-echo "ctk=$(nvidia-ctk --version 2>/dev/null | head -n1)"
-if r=$(timeout 20 docker info --format '{{json .Runtimes}}' 2>&1); then echo "runtimes=$r"
-else echo "docker_error=$(echo "$r" | tail -n1)"; fi
-gpus=0
-command -v nvidia-smi >/dev/null 2>&1 && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-echo "gpus=$gpus"
-if [ "$gpus" -gt 0 ] && [ -n "$image" ]; then
-    out=$(timeout 300 docker run --rm --gpus all "$image" nvidia-smi -L 2>&1)
-    echo "smoke_rc=$?"
-    echo "smoke_out=$(echo "$out" | tr '\n' ' ')"
-fi
-true
-"""
 
 
 @dataclass(frozen=True)
@@ -333,7 +249,7 @@ class GpuDockerVerification(FactBase[Verification]):
     """Ask the host whether GPU containers can work, and run one where a GPU exists."""
 
     def command(self, runtime_name: str, image: str = "") -> StringCommand:
-        return script_command(_VERIFY, runtime_name, image)
+        return sh.command("verify", runtime_name, image)
 
     def process(self, output: list[str]) -> Verification:
         kv = _key_values(output)

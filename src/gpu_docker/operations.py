@@ -24,7 +24,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.operations.util.files import generate_color_diff
 
-from gpu_docker import daemon_json, restart
+from gpu_docker import daemon_json, restart, sh
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
     DpkgAudit,
@@ -34,7 +34,6 @@ from gpu_docker.facts import (
     Preflight,
     RemoteFileText,
     RemoteSha256,
-    script_command,
 )
 from gpu_docker.report import describe
 
@@ -70,30 +69,6 @@ def fail(message: str):
     yield _fail_command(message)
 
 
-_INSTALL_KEY = r"""
-url=$1 expected=$2 keyring=$3
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-export GNUPGHOME="$tmp"
-if ! curl -fsSL --max-time 30 -o "$tmp/key" -- "$url" 2>"$tmp/err"; then
-    printf 'gpu-docker: %s\n' "could not fetch the apt key from $url: $(tail -n1 "$tmp/err")" >&2
-    exit 1
-fi
-fpr=$(gpg --batch --show-keys --with-colons "$tmp/key" 2>/dev/null \
-    | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print toupper($10); exit }')
-if [ "$fpr" != "$expected" ]; then
-    printf 'gpu-docker: %s\n' "the key at $url has fingerprint ${fpr:-none}, expected $expected; nothing installed" >&2
-    exit 1
-fi
-if grep -q -- '-----BEGIN PGP' "$tmp/key"; then
-    gpg --batch --dearmor < "$tmp/key" > "$tmp/keyring" || exit 1
-else
-    cp "$tmp/key" "$tmp/keyring"
-fi
-install -D -o root -g root -m 0644 "$tmp/keyring" "$keyring"
-"""
-
-
 @operation()
 def apt_keyring(url: str, fingerprint: str, path: str):
     """
@@ -119,7 +94,7 @@ def apt_keyring(url: str, fingerprint: str, path: str):
     if fingerprint in host.get_fact(KeyringFingerprints, path=path):
         host.noop(f"{path} already holds key {fingerprint}")
         return
-    yield script_command(_INSTALL_KEY, url, fingerprint, path)
+    yield sh.command("install_key", url, fingerprint, path)
 
 
 @operation()
@@ -157,13 +132,7 @@ def daemon_json_merge(path: str, owned: Mapping[str, Any], backup: str):
     temp = str(target.with_name(f".{target.name}.{BACKUP_TAG}.tmp"))
     yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
     yield FunctionCommand(_upload_beside, (result.text, temp, str(target)), {})
-    yield script_command(_SWAP_IN, temp, str(target), str(target) + backup)
-
-
-_UPLOAD_FAILED = r"""
-rm -f -- "$1"
-df -Pk -- "$2" 2>/dev/null | awk 'NR == 2 { print $4 }'
-"""
+    yield sh.command("swap_in", temp, str(target), str(target) + backup)
 
 
 def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) -> bool:
@@ -180,7 +149,7 @@ def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) 
     except OSError as exc:
         error = str(exc)
     parent = str(PurePosixPath(target).parent)
-    ok, output = host.run_shell_command(script_command(_UPLOAD_FAILED, temp, parent))
+    ok, output = host.run_shell_command(sh.command("upload_failed", temp, parent))
     free = output.stdout.strip() if ok else ""
     needed = len(text.encode())
     if free.isdigit() and int(free) * 1024 < needed:
@@ -193,19 +162,6 @@ def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) 
         f"gpu-docker: {cause}; {target} left untouched", fg="red", log_func=logger.error
     )
     return False
-
-
-_SWAP_IN = r"""
-tmp=$1 target=$2 backup=$3
-chown root:root "$tmp" && chmod 0644 "$tmp" || { rm -f "$tmp"; exit 1; }
-if [ -e "$target" ]; then
-    cp -p -- "$target" "$backup.part" && chown root:root "$backup.part" && chmod 0600 "$backup.part" \
-        && mv -f -- "$backup.part" "$backup"
-else
-    : > "$backup.absent" && chmod 0600 "$backup.absent"
-fi || { rm -f "$tmp" "$backup.part"; printf 'gpu-docker: %s\n' "could not back up $target" >&2; exit 1; }
-mv -f -- "$tmp" "$target"
-"""
 
 
 @operation()
@@ -223,20 +179,6 @@ def dpkg_repair():
     yield "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a"
 
 
-_START_DOCKER = r"""
-init=$1 timeout=$2
-timeout 10 docker info >/dev/null 2>&1 && exit 0
-if [ "$init" = systemd ]; then systemctl start docker; else service docker start; fi >/dev/null 2>&1
-i=0
-while [ "$i" -lt $((timeout * 5)) ]; do
-    timeout 10 docker info >/dev/null 2>&1 && exit 0
-    sleep 0.2; i=$((i + 1))
-done
-printf 'gpu-docker: %s\n' "docker was not running and did not answer within ${timeout}s of starting it ($(timeout 10 docker info 2>&1 | tail -n1))" >&2
-exit 1
-"""
-
-
 @operation()
 def start_docker(init: str, timeout: int):
     """
@@ -248,24 +190,7 @@ def start_docker(init: str, timeout: int):
     Installing the toolkit and registering the runtime need a running docker to verify
     against; the preflight fails the host instead when ``start_docker`` is off.
     """
-    yield script_command(_START_DOCKER, init, str(timeout))
-
-
-_DPKG_INSTALL = r"""
-dir=$1; shift
-cd "$dir" || exit 1
-for entry in "$@"; do
-    file=${entry%%=*} sum=${entry#*=}
-    echo "$sum  $file" | sha256sum -c --quiet - >/dev/null 2>&1 || {
-        printf 'gpu-docker: %s\n' "$dir/$file does not match the bundle manifest; not installed" >&2
-        exit 1
-    }
-done
-files=""
-for entry in "$@"; do files="$files ${entry%%=*}"; done
-# shellcheck disable=SC2086  # file names come from the manifest, checked above
-DEBIAN_FRONTEND=noninteractive dpkg --force-confold -i $files
-"""
+    yield sh.command("start_docker", init, str(timeout))
 
 
 @operation()
@@ -296,104 +221,7 @@ def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
             yield FileUploadCommand(
                 str(entry.path), remote, remote_temp_filename=host.get_temp_filename(remote)
             )
-    yield script_command(_DPKG_INSTALL, remote_dir, *(f"{e.file}={e.sha256}" for e in needed))
-
-
-_APPLY = r"""
-strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8
-say() { printf 'gpu-docker: %s\n' "$*" >&2; }
-target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
-# Put back the file this run replaced (the backup carries this run's suffix); say what it did.
-restore() {
-    if [ -f "$target$backup" ]; then
-        cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target" \
-            && restored="previous daemon.json restored"
-    elif [ -f "$target$backup.absent" ]; then
-        rm -f -- "$target" && restored="new daemon.json removed (there was none before)"
-    else
-        restored="daemon.json was not changed by this run"
-    fi
-}
-control() {
-    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
-}
-restart() { control restart || control start; }
-reload() {
-    if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
-}
-info() { timeout 10 docker info --format "$1" 2>/dev/null; }
-answers() { timeout 10 docker info >/dev/null 2>&1; }
-# An empty runtime name (a rollback) asks only that docker answers.
-has_runtime() {
-    [ -z "$runtime" ] && return 0
-    case $(info '{{json .Runtimes}}') in *"\"$runtime\""*) return 0 ;; esac
-    return 1
-}
-# dockerd's last complaint, from its log, for the one-line failure.
-why() {
-    if [ "$init" = systemd ]; then journalctl -u docker -n 30 --no-pager -o cat 2>/dev/null
-    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
-        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
-}
-# Wait until docker lists the runtime (0), answers without it for 3 s (2: it read a config
-# without it), or has no dockerd process for 3 s or stays silent past the timeout (1).
-# Polled every 0.2 s: a restart is usually done in about a second, and every host waits.
-settle() {
-    i=0 up=0 gone=0
-    while [ "$i" -lt $((timeout * 5)) ]; do
-        if answers; then
-            has_runtime && return 0
-            up=$((up + 1)) gone=0
-            [ "$up" -ge 15 ] && return 2
-        elif pgrep -x dockerd >/dev/null 2>&1; then
-            gone=0
-        else
-            gone=$((gone + 1))
-            [ "$gone" -ge 15 ] && return 1
-        fi
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
-if [ "$validate" = 1 ] && [ -f "$target" ]; then
-    if ! out=$(dockerd --validate --config-file "$target" 2>&1); then
-        restore
-        say "dockerd --validate rejected the new $target: $(echo "$out" | tail -n 1); $restored, docker not restarted"
-        exit 1
-    fi
-fi
-if [ "$strategy" = reload ] && answers; then
-    action=reload
-    reload
-else
-    action=restart
-    if [ "$live" = 1 ] && answers && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; then
-        # live-restore only spares containers if the running dockerd has it: switch it on live.
-        reload
-        i=0
-        while [ "$i" -lt 10 ] && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; do sleep 1; i=$((i + 1)); done
-    fi
-    restart
-fi
-settle
-case $? in
-    0) exit 0 ;;
-    2) what="docker answered without runtime $runtime after the $action" ;;
-    *) what="docker did not come back within ${timeout}s after the $action" ;;
-esac
-reason=$(why)
-restore
-if [ "$action" = reload ] && answers; then reload; else restart; fi
-i=0
-while [ "$i" -lt $((timeout * 5)) ] && ! answers; do sleep 0.2; i=$((i + 1)); done
-if answers; then
-    say "$what${reason:+ (dockerd: $reason)}; $restored and docker ${action}ed: it runs as before"
-else
-    say "$what${reason:+ (dockerd: $reason)}; $restored, but docker is still down: check it now"
-fi
-exit 1
-"""
+    yield sh.command("dpkg_install", remote_dir, *(f"{e.file}={e.sha256}" for e in needed))
 
 
 @operation()
@@ -434,8 +262,8 @@ def apply_to_docker(
     if strategy == "never":
         host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
         return
-    yield script_command(
-        _APPLY,
+    yield sh.command(
+        "apply",
         strategy,
         daemon_json_path,
         backup,

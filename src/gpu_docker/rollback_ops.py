@@ -16,8 +16,8 @@ from pyinfra import host, logger
 from pyinfra.api import FactBase, StringCommand, operation
 from pyinfra.operations.util.files import generate_color_diff
 
-from gpu_docker import operations
-from gpu_docker.facts import InstalledPackages, RemoteFileText, script_command
+from gpu_docker import operations, sh
+from gpu_docker.facts import InstalledPackages, RemoteFileText
 from gpu_docker.rollback import RollbackError, parse_backups, pick_backup
 
 
@@ -29,23 +29,12 @@ class BackupListing:
     paths: tuple[str, ...]
 
 
-_LIST_BACKUPS = r"""
-p=$1
-t=$(readlink -f -- "$p" 2>/dev/null) || t=$p
-echo "target=${t:-$p}"
-for f in "${t:-$p}".gpu-docker-*.bak "${t:-$p}".gpu-docker-*.bak.absent; do
-    [ -e "$f" ] && echo "backup=$f"
-done
-true
-"""
-
-
 class DaemonJsonBackups(FactBase[BackupListing]):
     """The backups gpu-docker runs left beside daemon.json (a symlink is followed)."""
 
     def command(self, path: str) -> StringCommand:
         self.path = path
-        return script_command(_LIST_BACKUPS, path)
+        return sh.command("list_backups", path)
 
     def process(self, output: list[str]) -> BackupListing:
         target, paths = self.path, []
@@ -56,21 +45,6 @@ class DaemonJsonBackups(FactBase[BackupListing]):
             elif key == "backup":
                 paths.append(value)
         return BackupListing(target, tuple(paths))
-
-
-_RESTORE = r"""
-target=$1 backup=$2 keep=$3
-if [ -e "$target" ]; then
-    cp -p -- "$target" "$keep.part" && chmod 0600 "$keep.part" && mv -f -- "$keep.part" "$keep"
-else
-    : > "$keep.absent" && chmod 0600 "$keep.absent"
-fi || { printf 'gpu-docker: %s\n' "could not keep a copy of $target; nothing restored" >&2; exit 1; }
-case $backup in
-    *.absent) rm -f -- "$target" ;;
-    *) cp -- "$backup" "$target.restore" && chown root:root "$target.restore" \
-        && chmod 0644 "$target.restore" && mv -f -- "$target.restore" "$target" ;;
-esac
-"""
 
 
 @operation()
@@ -104,7 +78,7 @@ def restore_daemon_json(path: str, wanted: str, keep: str):
         old_lines = (current or "").splitlines(keepends=True)
         for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
             logger.info("  %s", line)
-    yield script_command(_RESTORE, listing.target, backup.path, listing.target + keep)
+    yield sh.command("restore", listing.target, backup.path, listing.target + keep)
 
 
 @operation()

@@ -1,0 +1,32 @@
+"""The shell gpu-docker runs on hosts: one file per script, shipped as package data.
+
+A script travels inside its command (``sh -c SCRIPT gpu-docker ARGS...``): nothing is
+uploaded first, and host data reaches it only as quoted positional arguments (``"$1"``),
+so a path holding spaces or ``;`` in the settings cannot run a command. Keeping the
+scripts as files is what lets shellcheck read them (``scripts/test.sh`` runs it).
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+
+from pyinfra.api import QuoteString, StringCommand
+
+
+@functools.cache
+def text(name: str) -> str:
+    """The script ``<name>.sh`` of this package, read once per run."""
+    return files(__name__).joinpath(f"{name}.sh").read_text(encoding="utf-8")
+
+
+def inline(script: str, *args: str) -> StringCommand:
+    """``sh -c SCRIPT gpu-docker ARGS...`` with every piece quoted."""
+    return StringCommand(
+        "sh", "-c", QuoteString(script), "gpu-docker", *(QuoteString(a) for a in args)
+    )
+
+
+def command(name: str, *args: str) -> StringCommand:
+    """Run the packaged script ``<name>.sh`` on the host with ``args`` as ``$1``..."""
+    return inline(text(name), *args)

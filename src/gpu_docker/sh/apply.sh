@@ -1,0 +1,97 @@
+#!/bin/sh
+# Make docker pick up a new toolkit or daemon.json: validate, restart or reload, wait
+# for the runtime, and roll back to the previous daemon.json if docker does not come back.
+# Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
+strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8
+say() { printf 'gpu-docker: %s\n' "$*" >&2; }
+target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
+# Put back the file this run replaced (the backup carries this run's suffix); say what it did.
+restore() {
+    if [ -f "$target$backup" ]; then
+        cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target" \
+            && restored="previous daemon.json restored"
+    elif [ -f "$target$backup.absent" ]; then
+        rm -f -- "$target" && restored="new daemon.json removed (there was none before)"
+    else
+        restored="daemon.json was not changed by this run"
+    fi
+}
+control() {
+    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
+}
+restart() { control restart || control start; }
+reload() {
+    if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
+}
+info() { timeout 10 docker info --format "$1" 2>/dev/null; }
+answers() { timeout 10 docker info >/dev/null 2>&1; }
+# An empty runtime name (a rollback) asks only that docker answers.
+has_runtime() {
+    [ -z "$runtime" ] && return 0
+    case $(info '{{json .Runtimes}}') in *"\"$runtime\""*) return 0 ;; esac
+    return 1
+}
+# dockerd's last complaint, from its log, for the one-line failure.
+why() {
+    if [ "$init" = systemd ]; then journalctl -u docker -n 30 --no-pager -o cat 2>/dev/null
+    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
+        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
+}
+# Wait until docker lists the runtime (0), answers without it for 3 s (2: it read a config
+# without it), or has no dockerd process for 3 s or stays silent past the timeout (1).
+# Polled every 0.2 s: a restart is usually done in about a second, and every host waits.
+settle() {
+    i=0 up=0 gone=0
+    while [ "$i" -lt $((timeout * 5)) ]; do
+        if answers; then
+            has_runtime && return 0
+            up=$((up + 1)) gone=0
+            [ "$up" -ge 15 ] && return 2
+        elif pgrep -x dockerd >/dev/null 2>&1; then
+            gone=0
+        else
+            gone=$((gone + 1))
+            [ "$gone" -ge 15 ] && return 1
+        fi
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+if [ "$validate" = 1 ] && [ -f "$target" ]; then
+    if ! out=$(dockerd --validate --config-file "$target" 2>&1); then
+        restore
+        say "dockerd --validate rejected the new $target: $(echo "$out" | tail -n 1); $restored, docker not restarted"
+        exit 1
+    fi
+fi
+if [ "$strategy" = reload ] && answers; then
+    action=reload
+    reload
+else
+    action=restart
+    if [ "$live" = 1 ] && answers && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; then
+        # live-restore only spares containers if the running dockerd has it: switch it on live.
+        reload
+        i=0
+        while [ "$i" -lt 10 ] && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; do sleep 1; i=$((i + 1)); done
+    fi
+    restart
+fi
+settle
+case $? in
+    0) exit 0 ;;
+    2) what="docker answered without runtime $runtime after the $action" ;;
+    *) what="docker did not come back within ${timeout}s after the $action" ;;
+esac
+reason=$(why)
+restore
+if [ "$action" = reload ] && answers; then reload; else restart; fi
+i=0
+while [ "$i" -lt $((timeout * 5)) ] && ! answers; do sleep 0.2; i=$((i + 1)); done
+if answers; then
+    say "$what${reason:+ (dockerd: $reason)}; $restored and docker ${action}ed: it runs as before"
+else
+    say "$what${reason:+ (dockerd: $reason)}; $restored, but docker is still down: check it now"
+fi
+exit 1

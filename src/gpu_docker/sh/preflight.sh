@@ -1,0 +1,41 @@
+#!/bin/sh
+# Everything the deploy checks before changing a host, as key=value lines.
+# Args: packages to report from dpkg's database
+# shellcheck source=/dev/null
+. /etc/os-release 2>/dev/null
+echo "os_id=${ID:-}"
+echo "os_version=${VERSION_ID:-}"
+echo "arch=$(dpkg --print-architecture 2>/dev/null)"
+if command -v nvidia-smi >/dev/null 2>&1 \
+   && v=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null); then
+    echo "driver=$(echo "$v" | head -n1)"
+    echo "gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')"
+elif [ -r /proc/driver/nvidia/version ]; then
+    echo "driver=$(head -n1 /proc/driver/nvidia/version)"
+fi
+[ -d /run/systemd/system ] && echo "init=systemd" || echo "init=sysv"
+for t in curl gpg dpkg docker; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done
+if command -v docker >/dev/null 2>&1; then
+    if info=$(timeout 20 docker info --format \
+        '{{.ServerVersion}}|{{.LiveRestoreEnabled}}|{{.ContainersRunning}}|{{json .Runtimes}}' 2>&1)
+    then echo "docker_info=$info"; server=${info%%|*}
+    else  # docker 20.10's `info --format` hides the cause; `version` says it on stderr
+        why=$(timeout 10 docker version 2>&1 >/dev/null | grep -v '^$' | head -n1)
+        echo "docker_error=${why:-$(echo "$info" | tail -n1)}"
+    fi
+fi
+# Launching dockerd (80 MB) twice is most of this fact's cost on a fleet. The running
+# daemon's version answers both questions when it runs the installed binary (not replaced
+# since it started); --validate came with Docker 23.
+if bin=$(command -v dockerd 2>/dev/null); then
+    exe=$(readlink "/proc/$(pidof -s dockerd 2>/dev/null)/exe" 2>/dev/null)
+    if [ -n "${server:-}" ] && [ "$exe" = "$(readlink -f "$bin")" ]; then
+        echo "dockerd=Docker version $server"
+        [ "${server%%.*}" -ge 23 ] 2>/dev/null && echo "validate=1"
+    else
+        echo "dockerd=$(dockerd --version 2>/dev/null)"
+        dockerd --help 2>&1 | grep -q -- '--validate' && echo "validate=1"
+    fi
+fi
+dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
+true
