@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 shellcheck src/gpu_docker/sh/*.sh scripts/*.sh bench/*.sh
 .venv/bin/python -m pytest "$@"

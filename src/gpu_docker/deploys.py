@@ -1,7 +1,7 @@
 """The converge, composed from operations as ``@deploy`` functions other deploys can reuse.
 
     from gpu_docker.deploys import converge
-    converge(project_root=Path(__file__).parents[1])
+    converge()
 
 reads like the design: settings, preflight, install (apt or offline), daemon.json,
 apply to docker, verify. Every host-dependent decision lives in an operation; this module
@@ -11,12 +11,15 @@ only reads the preflight fact (read-only) and the controller's bundle, and wires
 from __future__ import annotations
 
 import functools
+import weakref
+from importlib import resources
 from io import StringIO
 from pathlib import Path
 
 from pyinfra import host, state
 from pyinfra.api import deploy, operation
 from pyinfra.api.operation import OperationMeta
+from pyinfra.api.state import State
 from pyinfra.operations import apt, files
 
 from gpu_docker import operations, preflight, rollback_ops, summary
@@ -46,13 +49,31 @@ SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 APT_PIN = "/etc/apt/preferences.d/nvidia-container-toolkit"
 TEMPLATE = Path("templates") / "daemon.json.j2"
 
-# One backup suffix per controller run, so every host's backup carries the same name.
-_RUN_BACKUP = operations.backup_suffix()
+# One backup stamp per controller run, so every host's backup carries the same name.
+_RUN_STAMPS: weakref.WeakKeyDictionary[State, str] = weakref.WeakKeyDictionary()
 
-# One host losing its SSH connection must not end the run for the others.
-contain_connection_loss()
-# What a rollback keeps of the file it replaces: not a backup a later rollback would pick.
-_RUN_PRE_ROLLBACK = _RUN_BACKUP.removesuffix(".bak") + ".pre-rollback"
+
+def _start_run() -> str:
+    """What every deploy does first, at run time rather than import time: keep one host's
+    lost SSH connection from ending the run for all, and name this run's backups.
+
+    Returns the backup suffix of this run (one per pyinfra state, shared by every host).
+    """
+    contain_connection_loss()
+    return _RUN_STAMPS.setdefault(host.state, operations.backup_suffix())
+
+
+def _pre_rollback_suffix(backup: str) -> str:
+    """What a rollback keeps of the file it replaces: not a backup a later rollback picks."""
+    return backup.removesuffix(".bak") + ".pre-rollback"
+
+
+def template_path(project_root: Path | None) -> Path:
+    """The daemon.json template: the project's ``templates/daemon.json.j2`` when the deploy
+    runs from a checkout that has one (the file an operator edits), else the package's."""
+    if project_root is not None and (project_root / TEMPLATE).is_file():
+        return project_root / TEMPLATE
+    return Path(str(resources.files("gpu_docker").joinpath(str(TEMPLATE))))
 
 
 def current_settings() -> Settings:
@@ -83,10 +104,12 @@ def _daemon_json_problem(path: str) -> str | None:
     return None
 
 
-def resolve_bundle_root(settings: Settings, project_root: Path) -> Path:
-    """A relative ``bundle_dir`` is relative to the project, whatever the cwd."""
+def resolve_bundle_root(settings: Settings, project_root: Path | None) -> Path:
+    """A relative ``bundle_dir`` is relative to the project (else the cwd), whatever the cwd."""
     path = Path(settings.bundle_dir).expanduser()
-    return path if path.is_absolute() else project_root / path
+    if path.is_absolute():
+        return path
+    return (project_root or Path.cwd()) / path
 
 
 @functools.cache
@@ -185,7 +208,7 @@ def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMet
 
 
 def _offline_checks(
-    settings: Settings, facts: Preflight, project_root: Path
+    settings: Settings, facts: Preflight, project_root: Path | None
 ) -> tuple[Manifest | None, list[str]]:
     """The verified bundle for this host's arch, or the problems that stop the install."""
     root = resolve_bundle_root(settings, project_root)
@@ -198,8 +221,13 @@ def _offline_checks(
 
 
 @deploy("gpu-docker")
-def converge(project_root: Path) -> None:
-    """Take the current host from "docker can't see the GPU" to "GPU containers run"."""
+def converge(project_root: Path | None = None) -> None:
+    """Take the current host from "docker can't see the GPU" to "GPU containers run".
+
+    ``project_root`` is the checkout holding ``templates/`` and ``files/debs``; without it
+    the package's own template is used and a relative ``bundle_dir`` is read from the cwd.
+    """
+    backup = _start_run()
     summary.register(state, "converged")
     settings = _settings_or_fail()
     if settings is None:
@@ -212,7 +240,7 @@ def converge(project_root: Path) -> None:
         issues = preflight.problems(settings, facts)
     try:
         owned = render_owned(
-            project_root / TEMPLATE,
+            template_path(project_root),
             runtime_name=settings.runtime_name,
             runtime_path=settings.runtime_path,
             set_default_runtime=settings.set_default_runtime,
@@ -242,7 +270,7 @@ def converge(project_root: Path) -> None:
         name="Merge the nvidia runtime into daemon.json",
         path=settings.daemon_json_path,
         owned=owned,
-        backup=_RUN_BACKUP,
+        backup=backup,
     )
     changes = [*installs, config]
     operations.apply_to_docker(
@@ -250,7 +278,7 @@ def converge(project_root: Path) -> None:
         changes=changes,
         strategy=settings.restart_strategy,
         daemon_json_path=settings.daemon_json_path,
-        backup=_RUN_BACKUP,
+        backup=backup,
         runtime_name=settings.runtime_name,
         timeout=settings.restart_timeout,
         preflight=facts,
@@ -269,6 +297,7 @@ def converge(project_root: Path) -> None:
 @deploy("gpu-docker verify")
 def report() -> None:
     """Read-only: print whether GPU containers work on the current host; fail it if not."""
+    _start_run()
     summary.register(state, "verified")
     settings = _settings_or_fail()
     if settings is None:
@@ -289,6 +318,7 @@ def report() -> None:
 def rollback() -> None:
     """Put back the daemon.json a run replaced, restart docker safely, optionally purge the
     toolkit: the undo of ``converge``, with the same preview and the same safety net."""
+    keep = _pre_rollback_suffix(_start_run())
     summary.register(state, "rolled back")
     settings = _settings_or_fail()
     if settings is None:
@@ -298,14 +328,14 @@ def rollback() -> None:
         name=f"Restore daemon.json from its backup ({settings.rollback_backup})",
         path=settings.daemon_json_path,
         wanted=settings.rollback_backup,
-        keep=_RUN_PRE_ROLLBACK,
+        keep=keep,
     )
     operations.apply_to_docker(
         name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
         changes=[restored],
         strategy=settings.restart_strategy,
         daemon_json_path=settings.daemon_json_path,
-        backup=_RUN_PRE_ROLLBACK,
+        backup=keep,
         runtime_name="",
         timeout=settings.restart_timeout,
         preflight=facts,
