@@ -22,7 +22,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.operations import apt, files
 
-from gpu_docker import operations, preflight, rollback_ops, summary
+from gpu_docker import operations, preflight, rollback_ops, summary, toolkit
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -38,15 +38,6 @@ from gpu_docker.facts import (
 from gpu_docker.report import describe
 from gpu_docker.settings import Settings, SettingsError, load_settings
 
-#: NVIDIA's four runtime packages, in the order their Depends need.
-TOOLKIT_PACKAGES = (
-    "libnvidia-container1",
-    "libnvidia-container-tools",
-    "nvidia-container-toolkit-base",
-    "nvidia-container-toolkit",
-)
-SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
-APT_PIN = "/etc/apt/preferences.d/nvidia-container-toolkit"
 TEMPLATE = Path("templates") / "daemon.json.j2"
 
 # One backup stamp per controller run, so every host's backup carries the same name.
@@ -133,7 +124,7 @@ def apt_pin(settings: Settings) -> str:
     """
     return (
         "# Managed by gpu-docker: the toolkit moves only when its pinned version does.\n"
-        f"Package: {' '.join(TOOLKIT_PACKAGES)}\n"
+        f"Package: {' '.join(toolkit.PACKAGES)}\n"
         f"Pin: version {settings.deb_version}\n"
         "Pin-Priority: 1001\n"
     )
@@ -176,9 +167,9 @@ def install_online(settings: Settings) -> list[OperationMeta]:
         fingerprint=settings.apt_key_fingerprint,
         path=settings.apt_keyring_path,
     )
-    source = _root_file("Add the toolkit apt source", SOURCE_LIST, source_line(settings))
-    _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
-    wanted = {name: settings.deb_version for name in TOOLKIT_PACKAGES}
+    source = _root_file("Add the toolkit apt source", toolkit.SOURCE_LIST, source_line(settings))
+    _root_file("Pin the toolkit packages to the version", toolkit.APT_PIN, apt_pin(settings))
+    wanted = {name: settings.deb_version for name in toolkit.PACKAGES}
     apt_refresh(
         name="Refresh the apt index if needed",
         changes=[key, source],
@@ -197,7 +188,7 @@ def install_online(settings: Settings) -> list[OperationMeta]:
 @deploy("Install NVIDIA Container Toolkit (offline bundle)")
 def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
     """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
-    _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
+    _root_file("Pin the toolkit packages to the version", toolkit.APT_PIN, apt_pin(settings))
     operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
     packages = operations.install_bundle(
         name=f"Install the bundle {manifest.version}/{manifest.arch} with dpkg",
@@ -342,5 +333,5 @@ def rollback() -> None:
     )
     if settings.rollback_remove_packages:
         rollback_ops.remove_packages(
-            name="Remove the toolkit packages", packages=TOOLKIT_PACKAGES, pin=APT_PIN
+            name="Remove the toolkit packages", packages=toolkit.PACKAGES, pin=toolkit.APT_PIN
         )

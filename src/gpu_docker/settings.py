@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gpu_docker import toolkit
+
 NVIDIA_REPO_URL = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
 NVIDIA_KEY_URL = "https://nvidia.github.io/libnvidia-container/gpgkey"
 NVIDIA_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
@@ -217,12 +219,12 @@ class Settings:
     @property
     def deb_version(self) -> str:
         """The Debian version of every package (`1.17.8-1`): NVIDIA's debs carry revision 1."""
-        return self.toolkit_version if "-" in self.toolkit_version else f"{self.toolkit_version}-1"
+        return toolkit.deb_version(self.toolkit_version)
 
     @property
     def upstream_version(self) -> str:
         """The version without the deb revision, as bundle directories are named."""
-        return self.toolkit_version.split("-", 1)[0]
+        return toolkit.upstream_version(self.toolkit_version)
 
 
 class SettingsError(ValueError):

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from gpu_docker import toolkit
 from gpu_docker.lab import network
 from gpu_docker.lab.hosts import host_dir
 from gpu_docker.lab.inventory import host_data
@@ -32,12 +33,7 @@ from gpu_docker.lab.state import LabState, state_dir
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOY = PROJECT / "deploys" / "gpu_docker.py"
-PACKAGES = (
-    "libnvidia-container1",
-    "libnvidia-container-tools",
-    "nvidia-container-toolkit-base",
-    "nvidia-container-toolkit",
-)
+PACKAGES = toolkit.PACKAGES
 HostExec = Callable[..., subprocess.CompletedProcess[str]]
 
 # Everything the deploy may touch on a host, one sha256 line per file, plus dpkg's view

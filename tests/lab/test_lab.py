@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gpu_docker import toolkit
 from gpu_docker.bundle.manifest import load_manifest, verify_bundle
 from gpu_docker.lab.layout import SUBNETS
 from gpu_docker.lab.state import LabState
@@ -24,12 +25,7 @@ ONLINE_HOST = "lab-online-1"
 RESTRICTED_HOST = "lab-restricted-1"
 TEST_LIST = "/etc/apt/sources.list.d/gpu-docker-lab-test.list"
 TEST_KEYRING = "/etc/apt/keyrings/gpu-docker-lab-test.gpg"
-PACKAGES = (
-    "libnvidia-container1",
-    "libnvidia-container-tools",
-    "nvidia-container-toolkit-base",
-    "nvidia-container-toolkit",
-)
+PACKAGES = toolkit.PACKAGES
 
 
 def _repo_root(lab: LabState) -> str:

@@ -14,6 +14,7 @@ import pytest
 from hosts_state import output
 from lab_docker import daemon_json, docker_info, dockerd_pid, run
 
+from gpu_docker import toolkit
 from gpu_docker.lab.lifecycle import running_lab
 
 pytestmark = pytest.mark.lab
@@ -22,7 +23,7 @@ SEEDED, EMPTY = "lab-online-1", "lab-online-2"
 # Tabs, no final newline, a key docker accepts: only a byte-for-byte restore keeps it.
 ORIGINAL = '{\n\t"log-level": "warn",\n\t"runtimes": {"custom": {"path": "/usr/sbin/runc"}}\n}'
 FILE = "/etc/docker/daemon.json"
-PACKAGES = "libnvidia-container1 libnvidia-container-tools nvidia-container-toolkit-base nvidia-container-toolkit"
+PACKAGES = " ".join(toolkit.PACKAGES)
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from gpu_docker import toolkit
 from gpu_docker.lab.standin import build_release_tarball
 
 pytestmark = pytest.mark.lab
 
-PACKAGES = (
-    "libnvidia-container1",
-    "libnvidia-container-tools",
-    "nvidia-container-toolkit-base",
-    "nvidia-container-toolkit",
-)
+PACKAGES = toolkit.PACKAGES
 
 
 def installed(lab, host_exec, name: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpu_docker import toolkit
 from gpu_docker.bundle.debs import DebInfo, read_deb, sha256_file
 from gpu_docker.bundle.depends import clause_names, clause_satisfied, parse_relations
 from gpu_docker.bundle.errors import BundleError
@@ -33,13 +34,6 @@ from gpu_docker.bundle.manifest import (
 from gpu_docker.bundle.order import CycleError, install_order
 from gpu_docker.bundle.tarball import collect_debs
 
-#: The packages a host needs to run GPU containers; a bundle without one is incomplete.
-REQUIRED_PACKAGES = (
-    "libnvidia-container1",
-    "libnvidia-container-tools",
-    "nvidia-container-toolkit-base",
-    "nvidia-container-toolkit",
-)
 #: Build-time and debugging packages that the release tarball carries but hosts skip.
 _SKIPPED_SUFFIXES = ("-dev", "-dbg", "-dbgsym")
 
@@ -78,7 +72,7 @@ def plan_bundle(infos: Sequence[DebInfo], bundle_root: Path) -> Manifest:
     arches = {info.package: info.arch for info in infos if info.arch != "all"}
     arch = _single(arches, "architectures") if arches else "all"
     deb_version = _single({info.package: info.version for info in infos}, "versions")
-    missing = [name for name in REQUIRED_PACKAGES if name not in by_name]
+    missing = [name for name in toolkit.PACKAGES if name not in by_name]
     if missing:
         raise BundleError(
             f"incomplete bundle: missing {', '.join(missing)} "

@@ -30,6 +30,7 @@ from typing import Any
 
 from debian.debian_support import Version
 
+from gpu_docker import toolkit
 from gpu_docker.bundle.debs import read_deb, sha256_file
 from gpu_docker.bundle.depends import clause_names, external_relations, parse_relations
 from gpu_docker.bundle.errors import BundleError
@@ -103,9 +104,10 @@ class Manifest:
 def upstream_version(version: str) -> str:
     """``"1.17.8-1"`` -> ``"1.17.8"``; an upstream version is returned unchanged."""
     try:
-        return Version(version.strip()).upstream_version or ""
+        Version(version.strip())
     except ValueError as exc:
         raise BundleError(f"invalid version {version!r}: {exc}") from exc
+    return toolkit.upstream_version(version)
 
 
 def bundle_directory(bundle_root: Path, version: str, arch: str) -> Path:

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from debian.debian_support import Version
 
+from gpu_docker import toolkit
+
 #: Timestamp given to every file, deb member and tar entry (2024-01-01T00:00:00Z).
 SOURCE_DATE_EPOCH = 1704067200
 
@@ -36,12 +38,6 @@ FIXTURE_NOTE = (
     " can be tested offline; its programs are placeholder shell scripts."
 )
 
-RUNTIME_PACKAGES = (
-    "libnvidia-container1",
-    "libnvidia-container-tools",
-    "nvidia-container-toolkit-base",
-    "nvidia-container-toolkit",
-)
 EXTRA_PACKAGES = ("libnvidia-container-dev", "libnvidia-container1-dbg")
 
 _CLI = """#!/bin/sh
@@ -262,7 +258,7 @@ def build_standin_debs(
     packages that NVIDIA's release tarball also carries.
     """
     outdir.mkdir(parents=True, exist_ok=True)
-    wanted = RUNTIME_PACKAGES + (EXTRA_PACKAGES if extras else ())
+    wanted = toolkit.PACKAGES + (EXTRA_PACKAGES if extras else ())
     specs = {spec.name: spec for spec in _specs(version, arch)}
     return [_build_one(specs[name], version, arch, outdir) for name in wanted]
 
@@ -311,7 +307,6 @@ def build_release_tarball(version: str, arch: str, outdir: Path) -> tuple[Path, 
 
 __all__ = [
     "EXTRA_PACKAGES",
-    "RUNTIME_PACKAGES",
     "build_release_tarball",
     "build_standin_debs",
     "checksums_name",
