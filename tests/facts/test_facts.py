@@ -1,0 +1,75 @@
+"""Every fact's ``process()`` from command output captured on real lab hosts, as pyinfra's
+own ``tests/facts/`` does: one JSON file per case under ``tests/facts/<Fact>/``.
+
+A case holds the fact's ``arguments``, the ``output`` lines the host printed for the
+command they build, and the ``fact`` expected from them (dataclasses as objects, tuples
+and sets as lists). The command is built too, so a fact whose arguments stopped fitting
+its command fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyinfra.api import FactBase, StringCommand
+
+from gpu_docker import facts, rollback_ops
+
+CASES = Path(__file__).parent
+MODULES = (facts, rollback_ops)
+
+
+def _fact_class(name: str) -> type[FactBase[Any]]:
+    for module in MODULES:
+        found = getattr(module, name, None)
+        if isinstance(found, type) and issubclass(found, FactBase):
+            return found
+    raise LookupError(f"tests/facts/{name}: no fact of that name in {MODULES}")
+
+
+def _plain(value: Any) -> Any:
+    """The fact's value as JSON would hold it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _arguments(raw: dict[str, Any]) -> dict[str, Any]:
+    """JSON lists become tuples: facts take hashable arguments (pyinfra caches by them)."""
+    return {key: tuple(v) if isinstance(v, list) else v for key, v in raw.items()}
+
+
+CASE_FILES = sorted(CASES.glob("*/*.json"))
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in CASE_FILES])
+def test_fact_from_captured_output(path: Path) -> None:
+    case = json.loads(path.read_text())
+    fact = _fact_class(path.parent.name)()
+    command = fact.command(**_arguments(case["arguments"]))
+    assert isinstance(command, (str, StringCommand))
+    assert _plain(fact.process(case["output"])) == case["fact"]
+
+
+def test_every_fact_has_cases() -> None:
+    declared = {
+        name
+        for module in MODULES
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+        and issubclass(value, FactBase)
+        and value is not FactBase
+        and value.__module__ == module.__name__
+    }
+    covered = {path.parent.name for path in CASE_FILES}
+    assert declared <= covered, f"facts without captured cases: {sorted(declared - covered)}"
