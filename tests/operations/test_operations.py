@@ -3,6 +3,9 @@
 import json
 from pathlib import Path
 
+import pytest
+from fake_host import fact
+
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
     DockerInfo,
@@ -21,7 +24,11 @@ OWNED = {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}
 
 def test_keyring_with_the_pinned_key_is_left_alone(run_op):
     commands, host = run_op(
-        apt_keyring, {KeyringFingerprints: [FPR]}, url="http://k", fingerprint=FPR, path="/k.gpg"
+        apt_keyring,
+        {fact(KeyringFingerprints, path="/k.gpg"): [FPR]},
+        url="http://k",
+        fingerprint=FPR,
+        path="/k.gpg",
     )
     assert commands == []
     assert host.noops == [f"/k.gpg already holds key {FPR}"]
@@ -30,7 +37,7 @@ def test_keyring_with_the_pinned_key_is_left_alone(run_op):
 def test_keyring_fetch_passes_host_data_as_quoted_arguments(run_op):
     commands, _ = run_op(
         apt_keyring,
-        {KeyringFingerprints: []},
+        {fact(KeyringFingerprints, path="/usr/share/keyrings/my ring.gpg"): []},
         url="http://k/key; rm -rf /",
         fingerprint=FPR,
         path="/usr/share/keyrings/my ring.gpg",
@@ -42,7 +49,8 @@ def test_keyring_fetch_passes_host_data_as_quoted_arguments(run_op):
 
 
 def remote(text, target="/etc/docker/daemon.json"):
-    return {RemoteFileText: RemoteFile("/etc/docker/daemon.json", target, text)}
+    path = "/etc/docker/daemon.json"
+    return {fact(RemoteFileText, path=path): RemoteFile(path, target, text)}
 
 
 def test_daemon_json_with_the_runtime_is_not_touched(run_op):
@@ -77,6 +85,14 @@ def test_daemon_json_is_uploaded_beside_the_target_then_swapped_with_a_backup(ru
     assert host.logs[0] == "Will modify /srv/conf/daemon.json"
 
 
+def test_a_fact_read_with_other_arguments_than_given_fails_the_test(run_op):
+    """The fake host is keyed by arguments: reading another file is caught, not answered."""
+    with pytest.raises(KeyError, match=r"/etc/docker/other\.json"):
+        run_op(
+            daemon_json_merge, remote("{}"), path="/etc/docker/other.json", owned=OWNED, backup=".b"
+        )
+
+
 def test_unparseable_daemon_json_fails_the_host_and_writes_nothing(run_op):
     commands, _ = run_op(
         daemon_json_merge, remote("{oops"), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
@@ -108,7 +124,7 @@ def test_bundle_already_installed_uploads_nothing(run_op, tmp_path):
     installed = {"libnvidia-container1": "1.17.8-1", "libnvidia-container-tools": "1.17.8-1"}
     commands, host = run_op(
         install_bundle,
-        {InstalledPackages: installed, RemoteSha256: {}},
+        {fact(InstalledPackages, packages=list(installed)): installed},
         entries=entries(tmp_path),
         remote_dir="/var/cache/gpu-docker/1.17.8/amd64",
     )
@@ -119,9 +135,13 @@ def test_bundle_already_installed_uploads_nothing(run_op, tmp_path):
 def test_bundle_uploads_only_debs_whose_checksum_differs_and_installs_in_order(run_op, tmp_path):
     cache = "/var/cache/gpu-docker/1.17.8/amd64"
     debs = entries(tmp_path)
+    paths = [f"{cache}/{d.file}" for d in debs]
     commands, _ = run_op(
         install_bundle,
-        {InstalledPackages: {}, RemoteSha256: {f"{cache}/{debs[0].file}": debs[0].sha256}},
+        {
+            fact(InstalledPackages, packages=[d.package for d in debs]): {},
+            fact(RemoteSha256, paths=paths): {paths[0]: debs[0].sha256},
+        },
         entries=debs,
         remote_dir=cache,
     )
