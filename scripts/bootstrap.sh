@@ -14,6 +14,8 @@ packages=(
     util-linux      # unshare, nsenter, mount
     openssh-client  # ssh-keygen for the lab's keys
     nftables        # keeps restricted hosts away from the lab repository
+    systemd-container  # systemd-nspawn: lab hosts whose PID 1 is systemd
+    openssl         # the lab's sudo password hash
     python3-venv
     ca-certificates
 )
