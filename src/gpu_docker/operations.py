@@ -240,8 +240,10 @@ def dpkg_repair():
 
 _START_DOCKER = r"""
 init=$1 timeout=$2
+reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 timeout 10 docker info >/dev/null 2>&1 && exit 0
-if [ "$init" = systemd ]; then systemctl start docker; else service docker start; fi >/dev/null 2>&1
+# A docker.service that failed to start too often is refused by systemd until reset.
+if [ "$init" = systemd ]; then reset_failed; systemctl start docker; else service docker start; fi >/dev/null 2>&1
 i=0
 while [ "$i" -lt $((timeout * 5)) ]; do
     timeout 10 docker info >/dev/null 2>&1 && exit 0
@@ -329,8 +331,12 @@ restore() {
         restored="daemon.json was not changed by this run"
     fi
 }
+# systemd refuses a start after StartLimitBurst failed ones (docker.service restarts a
+# dockerd that dies with a bad daemon.json by itself): forget them, or the rollback's
+# restart is refused and docker stays down.
+reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 control() {
-    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
+    if [ "$init" = systemd ]; then reset_failed; systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
 }
 restart() { control restart || control start; }
 reload() {
@@ -345,8 +351,9 @@ has_runtime() {
     return 1
 }
 # dockerd's last complaint, from its log, for the one-line failure.
+# Under systemd only dockerd's own lines (_SYSTEMD_UNIT), not systemd's "Failed to start".
 why() {
-    if [ "$init" = systemd ]; then journalctl -u docker -n 30 --no-pager -o cat 2>/dev/null
+    if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
     else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
         | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
 }
