@@ -4,7 +4,8 @@ One lab of six systemd hosts: online and restricted hosts of bullseye (docker 20
 bookworm (20.10.24) and trixie (26.1.5), logging in as root, as ``ops`` (passwordless
 sudo) and as ``opspw`` (sudo asks for the password the sandbox inventory passes as
 ``_sudo_password``). One converge, a no-op rerun, verify and rollback over all of them;
-then three failing restarts in a row through systemd on a sudo host.
+then, on a host the rollback left without daemon.json, three failing restarts in a row
+through systemd as a sudo user.
 """
 
 from __future__ import annotations
@@ -90,6 +91,17 @@ def test_verify_passes_as_every_login(converged, run_pyinfra):
     assert done.returncode == 0, output(done)
 
 
+def test_rollback_as_every_login_removes_what_the_converge_added(
+    lab, converged, host_exec, run_pyinfra
+):
+    done = run_pyinfra("deploys/rollback.py", "--data", TIMEOUT)
+    assert done.returncode == 0, output(done)
+    for host in lab.hosts:
+        # The lab's hosts start without a daemon.json: the rollback removes it again.
+        assert daemon_json(lab, host_exec, host.name) == "ABSENT", host.name
+        assert run(lab, host_exec, host.name, "systemctl is-active docker.service") == "active"
+
+
 def test_failed_restarts_in_a_row_are_rolled_back_through_systemd_start_limit(
     lab, converged, host_exec, run_pyinfra
 ):
@@ -111,9 +123,10 @@ def test_failed_restarts_in_a_row_are_rolled_back_through_systemd_start_limit(
         assert "docker did not come back within 30s after the restart" in line, line
         # The journal's last complaint is dockerd's own, not systemd's "Failed to start".
         assert "don't match any configuration option: bogus-key" in line, line
-        assert "previous daemon.json restored and docker restarted: it runs as before" in line
+        assert "and docker restarted: it runs as before" in line, line
         assert daemon_json(lab, host_exec, SUDO_BOOKWORM) == before, attempt
-        assert host_state(lab, host_exec, SUDO_BOOKWORM)[1] == "active", attempt
+        active = run(lab, host_exec, SUDO_BOOKWORM, "systemctl is-active docker.service")
+        assert active == "active", attempt
     starts = run(
         lab,
         host_exec,
@@ -121,14 +134,3 @@ def test_failed_restarts_in_a_row_are_rolled_back_through_systemd_start_limit(
         "journalctl -u docker -o cat | grep -c 'repeated too quickly' || true",
     )
     assert int(starts) >= 1, "the start limit was never hit: the test proves nothing"
-
-
-def test_rollback_as_every_login_removes_what_the_converge_added(
-    lab, converged, host_exec, run_pyinfra
-):
-    done = run_pyinfra("deploys/rollback.py", "--data", TIMEOUT)
-    assert done.returncode == 0, output(done)
-    for host in lab.hosts:
-        # The lab's hosts start without a daemon.json: the rollback removes it again.
-        assert daemon_json(lab, host_exec, host.name) == "ABSENT", host.name
-        assert run(lab, host_exec, host.name, "systemctl is-active docker.service") == "active"
