@@ -15,6 +15,8 @@ packages=(
     openssh-client  # ssh-keygen for the lab's keys
     nftables        # keeps restricted hosts away from the lab repository
     shellcheck      # lints the shell gpu-docker runs on hosts
+    systemd-container  # systemd-nspawn: lab hosts whose PID 1 is systemd
+    openssl         # the lab's sudo password hash
     python3-venv
     ca-certificates
 )

@@ -19,6 +19,7 @@ from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
@@ -131,11 +132,25 @@ def daemon_json_merge(path: str, owned: Mapping[str, Any], backup: str):
     target = PurePosixPath(current.target)
     temp = str(target.with_name(f".{target.name}.{BACKUP_TAG}.tmp"))
     yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
-    yield FunctionCommand(_upload_beside, (result.text, temp, str(target)), {})
+    yield _WithConnectorArguments(_upload_beside, (result.text, temp, str(target)), {})
     yield sh.command("swap_in", temp, str(target), str(target) + backup)
 
 
-def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) -> bool:
+class _WithConnectorArguments(FunctionCommand):
+    """A ``FunctionCommand`` that hands the operation's connector arguments (``_sudo``...) on.
+
+    pyinfra's own drops them, so an upload made from one runs as the SSH login user and
+    fails on /etc/docker when the deploy logs in as a sudo user; the function gets them as
+    ``arguments``, as pyinfra's ``FileUploadCommand`` passes them to ``put_file``.
+    """
+
+    def execute(self, state: State, host: Host, connector_arguments: ConnectorArguments) -> Any:
+        return self.function(state, host, *self.args, arguments=connector_arguments, **self.kwargs)
+
+
+def _upload_beside(
+    state: State, host: Host, text: str, temp: str, target: str, arguments: ConnectorArguments
+) -> bool:
     """Upload the new daemon.json to ``temp``, beside its target, or fail the host cleanly.
 
     An upload that fails (a full disk, most often) would leave a truncated temp file and
@@ -143,13 +158,13 @@ def _upload_beside(state: State, host: Host, text: str, temp: str, target: str) 
     untouched, and the one line printed says why, with the free space left.
     """
     try:
-        if host.put_file(StringIO(text), temp):
+        if host.put_file(StringIO(text), temp, **arguments):
             return True
         error = "the upload failed"
     except OSError as exc:
         error = str(exc)
     parent = str(PurePosixPath(target).parent)
-    ok, output = host.run_shell_command(sh.command("upload_failed", temp, parent))
+    ok, output = host.run_shell_command(sh.command("upload_failed", temp, parent), **arguments)
     free = output.stdout.strip() if ok else ""
     needed = len(text.encode())
     if free.isdigit() and int(free) * 1024 < needed:

@@ -1,6 +1,6 @@
 """The sandbox lab for end-to-end tests: a fresh lab per test module, always torn down.
 
-``lab`` brings up 3 online hosts (the last with trixie's docker 26) and 2 restricted
+``lab`` brings up 3 online hosts (the last running trixie, docker 26) and 2 restricted
 hosts; tests reach them the way an operator would, with the real ``pyinfra`` CLI over SSH
 (``run_pyinfra``) or with OpenSSH (``host_exec``). Tests in one module share its hosts.
 Both helpers are also fixtures of the same name, so test modules need no import from

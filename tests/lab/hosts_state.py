@@ -29,7 +29,7 @@ from gpu_docker.lab.hosts import host_dir
 from gpu_docker.lab.inventory import host_data
 from gpu_docker.lab.lifecycle import running_lab
 from gpu_docker.lab.ssh import ssh_command
-from gpu_docker.lab.state import LabState, state_dir
+from gpu_docker.lab.state import Init, LabState, state_dir
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOY = PROJECT / "deploys" / "gpu_docker.py"
@@ -55,11 +55,13 @@ cat /var/run/docker.pid 2>/dev/null; true
 
 
 @contextmanager
-def lab_of(online: int, restricted: int, trixie: int = 0) -> Iterator[LabState]:
+def lab_of(
+    online: int, restricted: int, trixie: int = 0, init: Init = "systemd"
+) -> Iterator[LabState]:
     """A lab of this size for one module (root only), always torn down."""
     if os.geteuid() != 0:
         pytest.skip("the sandbox lab needs root (network namespaces, mounts, bridges)")
-    with running_lab(online, restricted, trixie) as state:
+    with running_lab(online, restricted, trixie, init=init) as state:
         yield state
 
 
@@ -236,7 +238,7 @@ def kill_sshd(lab: LabState, name: str) -> None:
 
 
 def start_sshd(lab: LabState, name: str) -> None:
-    """Start the host's sshd again through its init script, inside the host's namespaces."""
+    """Start a sysv host's sshd again through its init script, inside the host's namespaces."""
     (init,) = host_processes(lab, name, "init")
     subprocess.run(
         [

@@ -109,12 +109,12 @@ def _docker_version(lab: LabState, host_exec, name: str) -> str:
 def test_dockerd_answers_in_every_host(lab: LabState, host_exec) -> None:
     for host in lab.hosts:
         version = _docker_version(lab, host_exec, host.name)
-        expected = "26." if host.docker == "trixie" else "20.10."
+        expected = "26." if host.release == "trixie" else "20.10."
         assert version.startswith(expected), (host.name, version)
 
 
 def test_trixie_docker_validates_daemon_json(lab: LabState, host_exec) -> None:
-    trixie = [host for host in lab.hosts if host.docker == "trixie"]
+    trixie = [host for host in lab.hosts if host.release == "trixie"]
     assert trixie, "the session lab has a trixie docker host"
     for host in trixie:
         script = "echo '{\"bogus-key\": 1}' > /tmp/bad.json; dockerd --validate --config-file /tmp/bad.json"
@@ -123,11 +123,15 @@ def test_trixie_docker_validates_daemon_json(lab: LabState, host_exec) -> None:
         assert "bogus-key" in result.stderr
 
 
-def test_hosts_have_no_systemd_and_no_default_route(lab: LabState, host_exec) -> None:
+def test_hosts_run_systemd_with_docker_service_and_have_no_default_route(
+    lab: LabState, host_exec
+) -> None:
     for host in lab.hosts:
-        result = host_exec(lab, host.name, "test ! -d /run/systemd && ip route show default")
-        assert result.returncode == 0, (host.name, result.stderr)
-        assert result.stdout.strip() == "", (host.name, result.stdout)
+        assert host.init == "systemd"
+        script = "cat /proc/1/comm && systemctl is-active docker.service && ip route show default"
+        result = host_exec(lab, host.name, script)
+        assert result.returncode == 0, (host.name, result.stdout, result.stderr)
+        assert result.stdout.split() == ["systemd", "active"], (host.name, result.stdout)
 
 
 def test_served_keys_have_the_recorded_fingerprint(lab: LabState, host_exec) -> None:

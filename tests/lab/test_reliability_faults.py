@@ -69,7 +69,9 @@ echo "dpkg exit $?"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
-    with lab_of(online=2, restricted=5) as state:
+    # sysv hosts: the faults are injected through their init scripts (sshd, docker), and
+    # this keeps the lab's sysv init in the suite next to the systemd default.
+    with lab_of(online=2, restricted=5, init="sysv") as state:
         yield state
 
 

@@ -9,7 +9,7 @@ from gpu_docker.lab.state import LabState
 
 
 def sample_state(**overrides: Any) -> LabState:
-    """2 online hosts (the second with trixie's docker) and 1 restricted, on slot 0's names."""
+    """2 online hosts (the second running trixie) and 1 restricted, on slot 0's names."""
     fields: dict[str, Any] = {
         "hosts": plan_hosts(2, 1, trixie_docker=1),
         "ssh_key": "/lab/id_ed25519",

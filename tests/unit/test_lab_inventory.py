@@ -56,3 +56,18 @@ def test_host_data_is_valid_deploy_settings(lab_json: Path) -> None:
 def test_without_a_lab_the_inventory_says_how_to_start_one(tmp_path: Path) -> None:
     with pytest.raises(NoLabError, match="gpu-docker lab up"):
         sandbox_groups(tmp_path / "lab.json")
+
+
+def test_sudo_logins_use_the_lab_users_and_only_sudo_password_gets_the_password(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lab.json"
+    hosts = plan_hosts(3, 0, logins=("root", "sudo", "sudo-password"))
+    save(sample_state(hosts=hosts, sudo_password="pw-for-test"), path)
+    logins = [data for _, data in sandbox_groups(path)["online"]]
+    assert [(d["ssh_user"], d.get("_sudo"), d.get("_sudo_password")) for d in logins] == [
+        ("root", None, None),
+        ("ops", True, None),
+        ("opspw", True, "pw-for-test"),
+    ]
+    assert path.stat().st_mode & 0o777 == 0o600  # lab.json holds that password

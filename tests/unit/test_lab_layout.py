@@ -33,12 +33,31 @@ def test_addresses_and_names_are_unique_and_interface_names_fit_the_kernel() -> 
 
 def test_trixie_docker_goes_to_the_last_online_hosts() -> None:
     hosts = plan_hosts(3, 1, trixie_docker=2)
-    assert [(h.name, h.docker) for h in hosts] == [
+    assert [(h.name, h.release) for h in hosts] == [
         ("lab-online-1", "bookworm"),
         ("lab-online-2", "trixie"),
         ("lab-online-3", "trixie"),
         ("lab-restricted-1", "bookworm"),
     ]
+
+
+def test_hosts_of_a_group_take_releases_and_logins_in_turn() -> None:
+    hosts = plan_hosts(
+        3, 2, releases=("bullseye", "bookworm", "trixie"), init="sysv", logins=("root", "sudo")
+    )
+    assert [(h.name, h.release, h.login, h.init) for h in hosts] == [
+        ("lab-online-1", "bullseye", "root", "sysv"),
+        ("lab-online-2", "bookworm", "sudo", "sysv"),
+        ("lab-online-3", "trixie", "root", "sysv"),
+        ("lab-restricted-1", "bullseye", "root", "sysv"),
+        ("lab-restricted-2", "bookworm", "sudo", "sysv"),
+    ]
+
+
+def test_hosts_boot_systemd_as_root_on_bookworm_unless_told_otherwise() -> None:
+    assert {(h.release, h.init, h.login) for h in plan_hosts(2, 2)} == {
+        ("bookworm", "systemd", "root")
+    }
 
 
 @pytest.mark.parametrize(

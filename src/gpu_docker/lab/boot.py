@@ -1,14 +1,17 @@
 """The first process of a lab host: builds its filesystem view, then becomes its init.
 
-Run by ``hosts.start`` as ``python -m gpu_docker.lab.boot SPEC`` under
-``nsenter --net`` + ``unshare --mount --pid --uts --fork --kill-child``: it is PID 1 of a
-fresh pid namespace with a private mount namespace, so every mount made here disappears
-with the host and nothing leaks into the controller's mount table.
+Run by ``hosts.start`` as ``python -m gpu_docker.lab.boot SPEC`` in the host's network
+namespace and a private mount namespace, so every mount made here disappears with the
+host and nothing leaks into the controller's mount table. Both kinds of host mount the
+overlay and write the files that make the shared rootfs this host (ssh keys, users).
 
-The mounts are what Debian's sshd and docker init scripts need in a chroot: /proc of the
-new pid namespace, a read-only sysfs with the real cgroup tree on top (dockerd creates
-cgroups), a small /dev with its own devpts, tmpfs /run, and /var/lib/docker on a plain
-directory because overlay2 refuses an overlayfs backing.
+- ``sysv``: under ``unshare --pid --fork`` it is PID 1 of a fresh pid namespace. It mounts
+  what Debian's sshd and docker init scripts need in a chroot: /proc of the new pid
+  namespace, a read-only sysfs with the real cgroup tree on top (dockerd creates cgroups),
+  a small /dev with its own devpts, tmpfs /run, and /var/lib/docker on a plain directory
+  because overlay2 refuses an overlayfs backing; then it chroots and execs the lab's init.
+- ``systemd``: it execs ``systemd-nspawn --boot``, which makes the pid namespace, /proc,
+  /sys, /dev and cgroups the way systemd expects and runs the release's systemd as PID 1.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpu_docker.lab.rootfs import SUDO_PASSWORD_USER
+
 GUEST_INIT = Path(__file__).with_name("guest_init.py")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -35,13 +40,48 @@ ulimit() { command ulimit "$@" 2>/dev/null || true; }
 # invoke-rc.d (apt-get install) starts daemons only where it sees an init and runlevel 2.
 RUNLEVEL = "#!/bin/sh\necho N 2\n"
 SSHD_CONFIG = """\
-# gpu-docker lab: one per-host ed25519 key, root by key only, no DNS lookups.
+# gpu-docker lab: one per-host ed25519 key, logins by key only, no DNS lookups.
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
 PasswordAuthentication no
-KbdInteractiveAuthentication no
 UseDNS no
 """
+# dockerd in a systemd host: docker.service asks for unlimited open files and processes,
+# which the sandbox cannot grant (no CAP_SYS_RESOURCE beyond the controller's limits), so
+# systemd would refuse to start it; the drop-in keeps the limits the host already has.
+DOCKER_SERVICE_DROPIN = """\
+# gpu-docker lab: the sandbox cannot raise these limits; keep the host's.
+[Service]
+LimitNOFILE=
+LimitNPROC=
+LimitCORE=
+"""
+# nspawn mounts the cgroup v1 controllers read-only, and runc must create a cgroup per
+# container in them: a oneshot unit makes them writable before containerd and docker start.
+CGROUPS_SCRIPT = """\
+#!/bin/sh
+# gpu-docker lab: let runc create container cgroups (nspawn mounts controllers read-only).
+for m in /sys/fs/cgroup/*/; do
+    case $m in */systemd/ | */unified/) ;; *) mount -o remount,bind,rw "$m" ;; esac
+done
+"""
+CGROUPS_UNIT = """\
+[Unit]
+Description=gpu-docker lab: writable cgroup controllers for containers
+Before=containerd.service docker.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/gpu-docker-lab-cgroups
+
+[Install]
+WantedBy=multi-user.target
+"""
+# nspawn's own seccomp filter and capability bounding set would refuse what dockerd and
+# runc do (keyrings, mounts, network admin); the lab host is the sandbox here. dockerd
+# also turns on IP forwarding at start, so the host's /proc/sys/net must be writable
+# (it is the host's own network namespace; the rest of /proc/sys stays read-only).
+NSPAWN_ENV = {"SYSTEMD_SECCOMP": "0", "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
 DEVICES = {
     "null": (1, 3),
     "zero": (1, 5),
@@ -60,6 +100,11 @@ class BootSpec:
     lower: list[str]
     host_dir: str
     authorized_key: str
+    init: str
+    netns: str
+    # sudo users whose authorized_keys get the controller's key too; opspw's password hash.
+    users: list[str]
+    password_hash: str
 
     @property
     def root(self) -> Path:
@@ -89,10 +134,20 @@ def _mount_overlay(spec: BootSpec) -> None:
 def _install_guest_files(spec: BootSpec) -> None:
     """Write the files that make the shared rootfs this particular host."""
     root, host_dir = spec.root, Path(spec.host_dir)
-    shutil.copyfile(GUEST_INIT, root / "usr/sbin/init")
-    (root / "usr/sbin/init").chmod(0o755)
-    _write(root / "usr/sbin/runlevel", RUNLEVEL, 0o755)
-    _write(root / "usr/lib/lsb/init-functions.d/99-gpu-docker-lab", ULIMIT_HOOK)
+    if spec.init == "sysv":
+        shutil.copyfile(GUEST_INIT, root / "usr/sbin/init")
+        (root / "usr/sbin/init").chmod(0o755)
+        _write(root / "usr/sbin/runlevel", RUNLEVEL, 0o755)
+    else:
+        units = root / "etc/systemd/system"
+        _write(units / "docker.service.d/gpu-docker-lab.conf", DOCKER_SERVICE_DROPIN)
+        _write(root / "usr/local/sbin/gpu-docker-lab-cgroups", CGROUPS_SCRIPT, 0o755)
+        _write(units / "gpu-docker-lab-cgroups.service", CGROUPS_UNIT)
+        wants = units / "multi-user.target.wants/gpu-docker-lab-cgroups.service"
+        wants.parent.mkdir(parents=True, exist_ok=True)
+        wants.symlink_to("/etc/systemd/system/gpu-docker-lab-cgroups.service")
+    # lib/, not usr/lib/: bullseye is not merged-/usr, and both paths work where it is.
+    _write(root / "lib/lsb/init-functions.d/99-gpu-docker-lab", ULIMIT_HOOK)
     _write(root / "etc/ssh/sshd_config.d/gpu-docker-lab.conf", SSHD_CONFIG)
     for key in ("ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"):
         shutil.copyfile(host_dir / key, root / "etc/ssh" / key)
@@ -101,6 +156,29 @@ def _install_guest_files(spec: BootSpec) -> None:
     _write(root / "root/.ssh/authorized_keys", spec.authorized_key, 0o600)
     _write(root / "etc/hostname", spec.name + "\n")
     _write(root / "etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {spec.name}\n")
+    _install_users(spec)
+
+
+def _install_users(spec: BootSpec) -> None:
+    """Give the lab's sudo users the controller's key, and opspw its password."""
+    root = spec.root
+    ids = {
+        fields[0]: (int(fields[2]), int(fields[3]))
+        for fields in (line.split(":") for line in (root / "etc/passwd").read_text().splitlines())
+    }
+    for user in spec.users:
+        keys = root / "home" / user / ".ssh/authorized_keys"
+        _write(keys, spec.authorized_key, 0o600)
+        os.chown(keys, *ids[user])
+    if spec.password_hash:
+        shadow = root / "etc/shadow"
+        lines = []
+        for line in shadow.read_text().splitlines():
+            fields = line.split(":")
+            if fields[0] == SUDO_PASSWORD_USER:
+                fields[1] = spec.password_hash
+            lines.append(":".join(fields))
+        shadow.write_text("\n".join(lines) + "\n")
 
 
 def _mount_kernel_filesystems(root: Path, docker_dir: Path) -> None:
@@ -127,10 +205,32 @@ def _mount_kernel_filesystems(root: Path, docker_dir: Path) -> None:
     _mount("--bind", str(docker_dir), str(root / "var/lib/docker"))
 
 
+def _exec_nspawn(spec: BootSpec) -> None:
+    """Boot the host's systemd in its own pid namespace on the lab's network namespace."""
+    argv = [
+        "systemd-nspawn",
+        f"--directory={spec.root}",
+        f"--machine={spec.name}",
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        f"--network-namespace-path=/run/netns/{spec.netns}",
+        "--capability=all",
+        "--resolv-conf=off",
+        "--timezone=off",
+        "--link-journal=no",
+        "--console=read-only",
+        f"--bind={Path(spec.host_dir) / 'docker'}:/var/lib/docker",
+    ]
+    os.execvpe(argv[0], argv, {"PATH": PATH, "LANG": "C.UTF-8", **NSPAWN_ENV})
+
+
 def boot(spec: BootSpec) -> None:
     """Assemble the host and exec its init; never returns."""
     _mount_overlay(spec)
     _install_guest_files(spec)
+    if spec.init == "systemd":
+        _exec_nspawn(spec)
     _mount_kernel_filesystems(spec.root, Path(spec.host_dir) / "docker")
     socket.sethostname(spec.name)
     os.chroot(spec.root)

@@ -8,9 +8,10 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 
 from gpu_docker.lab import lifecycle
-from gpu_docker.lab.state import LabState, state_file
+from gpu_docker.lab.state import INITS, LOGINS, RELEASES, LabHost, LabState, state_file
 
 
 def _require_root() -> bool:
@@ -20,9 +21,19 @@ def _require_root() -> bool:
     return True
 
 
+def _host_line(host: LabHost) -> str:
+    return (
+        f"{host.name:<20} {host.address:<14} {host.group:<11} {host.release:<9}"
+        f" {host.init:<8} {host.login:<14}"
+    )
+
+
+HEADER = f"{'host':<20} {'address':<14} {'group':<11} {'release':<9} {'init':<8} {'login':<14}"
+
+
 def _summary(state: LabState) -> str:
-    lines = [f"{'host':<20} {'address':<14} {'group':<11} docker"]
-    lines += [f"{h.name:<20} {h.address:<14} {h.group:<11} {h.docker}" for h in state.hosts]
+    lines = [HEADER.rstrip()]
+    lines += [_host_line(host).rstrip() for host in state.hosts]
     lines += [
         "",
         f"state:      {state_file()}",
@@ -39,7 +50,14 @@ def _up(args: argparse.Namespace) -> int:
         return 1
     start = time.monotonic()
     try:
-        state = lifecycle.up(args.online, args.restricted, args.trixie_docker)
+        state = lifecycle.up(
+            args.online,
+            args.restricted,
+            args.trixie_docker,
+            releases=args.release,
+            init=args.init,
+            logins=args.login,
+        )
     except (lifecycle.LabError, ValueError) as error:
         print(f"gpu-docker lab up: {error}", file=sys.stderr)
         return 1
@@ -70,12 +88,26 @@ def _status(args: argparse.Namespace) -> int:
     if statuses is None:
         print("no lab is up (start one with: gpu-docker lab up)")
         return 1
-    print(f"{'host':<20} {'address':<14} {'group':<11} {'docker':<9} ssh")
+    print(f"{HEADER} ssh")
     for item in statuses:
-        host = item.host
         answer = "answers" if item.answers else ("silent" if item.running else "not running")
-        print(f"{host.name:<20} {host.address:<14} {host.group:<11} {host.docker:<9} {answer}")
+        print(f"{_host_line(item.host)} {answer}")
     return 0 if all(item.answers for item in statuses) else 1
+
+
+def _choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of ``allowed`` values."""
+
+    def parse(text: str) -> list[str]:
+        values = [value.strip() for value in text.split(",") if value.strip()]
+        wrong = [value for value in values if value not in allowed]
+        if wrong or not values:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give one or more of {', '.join(allowed)}, separated by commas"
+            )
+        return values
+
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,7 +123,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         metavar="K",
-        help="the last K online hosts run trixie's docker.io 26 instead of bookworm's 20.10",
+        help="the last K online hosts run Debian trixie (docker 26, with dockerd --validate)",
+    )
+    up.add_argument(
+        "--init",
+        choices=INITS,
+        default="systemd",
+        help="PID 1 of every host: systemd (docker.service, the journal) or sysv (init scripts)",
+    )
+    up.add_argument(
+        "--release",
+        type=_choices(RELEASES),
+        default=["bookworm"],
+        metavar="R[,R...]",
+        help=f"Debian release(s) ({', '.join(RELEASES)}); a group's hosts take them in turn",
+    )
+    up.add_argument(
+        "--login",
+        type=_choices(LOGINS),
+        default=["root"],
+        metavar="L[,L...]",
+        help=f"how pyinfra logs in ({', '.join(LOGINS)}); a group's hosts take them in turn",
     )
     up.set_defaults(func=_up)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PID 1 of a lab host, copied into the host as /sbin/init and run by its python3.
 
-Hosts have no systemd: this starts the runlevel 2 services the way sysvinit would
+On ``--init sysv`` hosts (no systemd) this starts the runlevel 2 services as sysvinit would
 (``/etc/rc2.d/S*`` in order: sshd, docker) and then reaps every orphan the daemons leave,
 so no zombie piles up in the host's pid namespace. SIGTERM ends the host; the lab
 normally kills the namespace's parent instead, which takes everything down at once.

@@ -1,9 +1,11 @@
 """Starting and killing lab hosts.
 
-A host is one process tree: ``nsenter --net`` into its namespace, ``unshare`` for mount,
-pid and uts namespaces with ``--kill-child``, and ``gpu_docker.lab.boot`` as PID 1 which
-mounts the host's overlay and execs its init. Killing the ``unshare`` process therefore
-ends the host and releases its mounts; nothing else needs unmounting.
+A host is one process tree: ``nsenter --net`` into its namespace, ``unshare`` for a
+private mount namespace, and ``gpu_docker.lab.boot`` which mounts the host's overlay and
+execs its init. A sysv host also gets pid and uts namespaces (``--fork --kill-child``:
+boot is their PID 1); a systemd host's boot execs ``systemd-nspawn``, which makes its own.
+Every process of a host lives in its network namespace, so killing them all (``down``
+does, by namespace) ends the host and releases its mounts; nothing needs unmounting.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from gpu_docker.lab.boot import BootSpec
+from gpu_docker.lab.rootfs import SUDO_PASSWORD_USER, SUDO_USER
 from gpu_docker.lab.state import LabHost
 
 
@@ -26,10 +29,13 @@ def host_dir(state_dir: Path, host: LabHost) -> Path:
     return state_dir / "hosts" / host.name
 
 
-def start(host: LabHost, lower: list[Path], state_dir: Path, authorized_key: str) -> LabHost:
+def start(
+    host: LabHost, lower: list[Path], state_dir: Path, authorized_key: str, password_hash: str
+) -> LabHost:
     """Launch the host in the background; return it with the pid teardown must kill.
 
     The host's key pair must already be in its directory (see ``ssh.generate_key``).
+    ``password_hash`` (crypt format) becomes the password sudo asks the opspw user for.
     """
     directory = host_dir(state_dir, host)
     spec = BootSpec(
@@ -37,16 +43,19 @@ def start(host: LabHost, lower: list[Path], state_dir: Path, authorized_key: str
         lower=[str(path) for path in lower],
         host_dir=str(directory),
         authorized_key=authorized_key + "\n",
+        init=host.init,
+        netns=host.netns,
+        users=[SUDO_USER, SUDO_PASSWORD_USER],
+        password_hash=password_hash,
     )
+    namespaces = ["--mount"]
+    if host.init == "sysv":
+        namespaces += ["--pid", "--uts", "--fork", "--kill-child"]
     argv = [
         "nsenter",
         f"--net=/run/netns/{host.netns}",
         "unshare",
-        "--mount",
-        "--pid",
-        "--uts",
-        "--fork",
-        "--kill-child",
+        *namespaces,
         "--propagation",
         "private",
         sys.executable,

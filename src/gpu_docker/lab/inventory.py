@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gpu_docker.lab.rootfs import SUDO_PASSWORD_USER, SUDO_USER
 from gpu_docker.lab.state import GROUPS, LabHost, LabState, load, state_file
 
 # No GPU in the sandbox: the deploy must install and configure without a driver.
@@ -22,11 +23,24 @@ class NoLabError(RuntimeError):
     """No lab.json: the sandbox inventory has no hosts until ``gpu-docker lab up``."""
 
 
+def _login(state: LabState, host: LabHost) -> dict[str, Any]:
+    """How pyinfra logs in: root, or a sudo user (``_sudo``), the way operators reach hosts.
+
+    The ``sudo-password`` login gets the lab's throwaway password as ``_sudo_password``, the
+    host data pyinfra offers besides prompting (``--use-sudo-password``).
+    """
+    if host.login == "root":
+        return {"ssh_user": "root"}
+    if host.login == "sudo":
+        return {"ssh_user": SUDO_USER, "_sudo": True}
+    return {"ssh_user": SUDO_PASSWORD_USER, "_sudo": True, "_sudo_password": state.sudo_password}
+
+
 def host_data(state: LabState, host: LabHost) -> dict[str, Any]:
     """pyinfra host data for one lab host: real SSH with strict checking, lab settings."""
     data: dict[str, Any] = {
         "ssh_hostname": host.address,
-        "ssh_user": "root",
+        **_login(state, host),
         "ssh_key": state.ssh_key,
         "ssh_known_hosts_file": state.known_hosts,
         "ssh_strict_host_key_checking": "yes",

@@ -9,9 +9,13 @@ slot N (``GPU_DOCKER_LAB_SLOT``) uses 10.213.2N.0/23 and its own names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from gpu_docker.lab.state import DockerFlavour, Group, LabHost, lab_slot
+from gpu_docker.lab.state import Group, Init, LabHost, Login, Release, lab_slot
+
+_T = TypeVar("_T")
 
 SLOT = lab_slot()
 PREFIX = "gdlab" if SLOT == 0 else f"gdl{SLOT}"
@@ -45,11 +49,28 @@ SUBNETS: dict[Group, Subnet] = {
 }
 
 
-def plan_hosts(online: int, restricted: int, trixie_docker: int = 0) -> list[LabHost]:
+def _cycle(values: Sequence[_T], index: int, what: str) -> _T:
+    """The ``index``-th (1-based) host's value: hosts of a group take ``values`` in turn."""
+    if not values:
+        raise ValueError(f"a lab needs at least one {what}")
+    return values[(index - 1) % len(values)]
+
+
+def plan_hosts(
+    online: int,
+    restricted: int,
+    trixie_docker: int = 0,
+    *,
+    releases: Sequence[Release] = ("bookworm",),
+    init: Init = "systemd",
+    logins: Sequence[Login] = ("root",),
+) -> list[LabHost]:
     """Name, address and wire up ``online`` + ``restricted`` hosts.
 
-    The last ``trixie_docker`` online hosts get the trixie docker build, so the first
-    online host always has Debian bookworm's stock docker.
+    Within each group, hosts take ``releases`` and ``logins`` in turn (host 1 the first,
+    host 2 the second...), so one lab can hold every release or login next to each other.
+    The last ``trixie_docker`` online hosts run Debian trixie (docker 26, which has
+    ``dockerd --validate``) whatever ``releases`` says.
     """
     if online < 0 or restricted < 0 or online + restricted == 0:
         raise ValueError("a lab needs at least one host")
@@ -61,15 +82,17 @@ def plan_hosts(online: int, restricted: int, trixie_docker: int = 0) -> list[Lab
         short = group[:2]
         for index in range(1, count + 1):
             trixie = group == "online" and index > online - trixie_docker
-            docker: DockerFlavour = "trixie" if trixie else "bookworm"
+            release: Release = "trixie" if trixie else _cycle(releases, index, "release")
             hosts.append(
                 LabHost(
                     name=f"lab-{group}-{index}",
                     address=SUBNETS[group].address(index),
                     group=group,
-                    docker=docker,
+                    release=release,
                     netns=f"{PREFIX}-{group}-{index}",
                     veth=f"{PREFIX}-{short}{index}",
+                    init=init,
+                    login=_cycle(logins, index, "login"),
                 )
             )
     return hosts

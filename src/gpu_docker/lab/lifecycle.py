@@ -9,16 +9,28 @@ that was killed before it could write lab.json.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from gpu_docker.lab import hosts, network, repo, rootfs, ssh
 from gpu_docker.lab.layout import NFT_TABLE, SUBNETS, plan_hosts
-from gpu_docker.lab.state import LabHost, LabState, cache_dir, load, save, state_dir, state_file
+from gpu_docker.lab.state import (
+    Init,
+    LabHost,
+    LabState,
+    Login,
+    Release,
+    cache_dir,
+    load,
+    save,
+    state_dir,
+    state_file,
+)
 
 VERSIONS = ["1.17.8", "1.18.1"]
 SSHD_TIMEOUT = 60.0
@@ -35,6 +47,7 @@ REQUIRED_TOOLS = (
     "gpgconf",
     "apt-ftparchive",
     "dpkg-deb",
+    "openssl",
 )
 
 
@@ -72,18 +85,34 @@ def _remove_entries(directory: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _start_hosts(planned: list[LabHost], directory: Path, client_key: str) -> list[LabHost]:
+def _start_hosts(
+    planned: list[LabHost], directory: Path, client_key: str, sudo_password: str
+) -> list[LabHost]:
     """Create each host's namespace and key, launch it; return hosts with their pids."""
     cache = cache_dir()
-    lowers = {flavour: rootfs.lower_dirs(cache, flavour) for flavour in {h.docker for h in planned}}
+    kinds = sorted({(h.release, h.init) for h in planned})
+    lowers = {kind: rootfs.lower_dirs(cache, *kind) for kind in kinds}
+    password_hash = _crypt(sudo_password)
     started = []
     for host in planned:
         host_dir = hosts.host_dir(directory, host)
         host_dir.mkdir(parents=True)
         ssh.generate_key(host_dir / "ssh_host_ed25519_key", host.name)
         network.create_netns(host)
-        started.append(hosts.start(host, lowers[host.docker], directory, client_key))
+        lower = lowers[(host.release, host.init)]
+        started.append(hosts.start(host, lower, directory, client_key, password_hash))
     return started
+
+
+def _crypt(password: str) -> str:
+    """``password`` as a SHA-512 crypt hash for /etc/shadow (openssl: no crypt module)."""
+    return subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"],
+        input=password,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def _write_known_hosts(started: list[LabHost], directory: Path) -> Path:
@@ -96,8 +125,7 @@ def _write_known_hosts(started: list[LabHost], directory: Path) -> Path:
     return path
 
 
-def _build(online: int, restricted: int, trixie_docker: int, directory: Path) -> LabState:
-    planned = plan_hosts(online, restricted, trixie_docker)
+def _build(planned: list[LabHost], directory: Path) -> LabState:
     for subnet in SUBNETS.values():
         network.create_bridge(subnet)
     network.install_firewall()
@@ -107,7 +135,9 @@ def _build(online: int, restricted: int, trixie_docker: int, directory: Path) ->
     port = repo.free_port(gateway)
     http_pid = repo.serve(built.root, gateway, port, directory / "http.log")
     _http_pid_file(directory).write_text(f"{http_pid}\n")
-    started = _start_hosts(planned, directory, client_key)
+    # A throwaway per lab, in lab.json (root only) for the sandbox inventory's sudo-password hosts.
+    sudo_password = secrets.token_urlsafe(12)
+    started = _start_hosts(planned, directory, client_key, sudo_password)
     known_hosts = _write_known_hosts(started, directory)
     silent = ssh.wait_for_sshd([host.address for host in started], SSHD_TIMEOUT)
     if silent:
@@ -132,11 +162,13 @@ def _build(online: int, restricted: int, trixie_docker: int, directory: Path) ->
         bridges=[subnet.bridge for subnet in SUBNETS.values()],
         nft_table=NFT_TABLE,
         http_pid=http_pid,
+        sudo_password=sudo_password,
     )
 
 
-def _require_tools() -> None:
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+def _require_tools(init: Init) -> None:
+    needed = REQUIRED_TOOLS + (("systemd-nspawn",) if init == "systemd" else ())
+    missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         raise LabError(
             f"missing tools: {', '.join(missing)} (scripts/bootstrap.sh installs them;"
@@ -144,14 +176,28 @@ def _require_tools() -> None:
         )
 
 
-def up(online: int, restricted: int, trixie_docker: int = 0) -> LabState:
-    """Tear down any old lab, bring up a fresh one, record it in lab.json, return it."""
-    _require_tools()
+def up(
+    online: int,
+    restricted: int,
+    trixie_docker: int = 0,
+    *,
+    releases: Sequence[Release] = ("bookworm",),
+    init: Init = "systemd",
+    logins: Sequence[Login] = ("root",),
+) -> LabState:
+    """Tear down any old lab, bring up a fresh one, record it in lab.json, return it.
+
+    Hosts of each group take ``releases`` and ``logins`` in turn (see ``plan_hosts``).
+    """
+    planned = plan_hosts(
+        online, restricted, trixie_docker, releases=releases, init=init, logins=logins
+    )
+    _require_tools(init)
     down()
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        state = _build(online, restricted, trixie_docker, directory)
+        state = _build(planned, directory)
         save(state, state_file(directory))
     except BaseException:
         down()
@@ -196,10 +242,18 @@ def down() -> None:
 
 
 @contextmanager
-def running_lab(online: int, restricted: int, trixie_docker: int = 0) -> Iterator[LabState]:
+def running_lab(
+    online: int,
+    restricted: int,
+    trixie_docker: int = 0,
+    *,
+    releases: Sequence[Release] = ("bookworm",),
+    init: Init = "systemd",
+    logins: Sequence[Login] = ("root",),
+) -> Iterator[LabState]:
     """A lab for the duration of a ``with`` block, torn down however the block ends."""
     try:
-        yield up(online, restricted, trixie_docker)
+        yield up(online, restricted, trixie_docker, releases=releases, init=init, logins=logins)
     finally:
         down()
 

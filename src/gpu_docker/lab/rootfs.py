@@ -1,27 +1,33 @@
 """Cached Debian root filesystems that lab hosts boot from.
 
 A debootstrap takes about a minute, so it runs once per machine and every host mounts the
-result read-only as the lower layer of its own overlay. Each layer is built in a
-``.partial`` directory and renamed into place only when complete, so an interrupted build
-is rebuilt instead of being mistaken for a cache.
+result read-only as the lower layers of its own overlay:
 
-Two layers exist: ``bookworm`` (stock Debian 12 with docker.io 20.10) and ``trixie``, an
-overlay upper directory on top of it holding trixie's docker.io 26 and docker-cli (kept
-with bookworm's containerd and runc) for hosts that need ``dockerd --validate``.
+- a **base** per Debian release (``bullseye``, ``bookworm``, ``trixie``): debootstrap of
+  that release with its own docker.io (20.10.5, 20.10.24, 26.1.5), from its own archive;
+- a **layer** per release and init on top of it: ``sudo`` and the lab's login users
+  (``ops``: passwordless sudo; ``opspw``: sudo asks for a password the lab sets at boot),
+  plus ``systemd``, ``systemd-sysv`` and ``dbus`` for hosts whose PID 1 is systemd.
+
+The cache directory is shared by every lab on the machine (other slots, other checkouts).
+Each entry is built under an exclusive lock in a ``.building`` directory and renamed into
+place only when complete: an interrupted build is rebuilt instead of being mistaken for a
+cache, and two labs starting together build it once instead of deleting each other's work.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from gpu_docker.lab.state import DockerFlavour
+from gpu_docker.lab.state import Init, Release
 
 MIRROR = "http://deb.debian.org/debian"
-SUITE = "bookworm"
 PACKAGES = (
     "openssh-server",
     "python3",
@@ -34,30 +40,81 @@ PACKAGES = (
     "docker.io",
     "iptables",
 )
-TRIXIE_PACKAGES = ("docker.io/trixie", "docker-cli/trixie")
+# trixie split the docker client out of docker.io (a Recommends, which debootstrap skips).
+RELEASE_PACKAGES: dict[Release, tuple[str, ...]] = {
+    "bullseye": (),
+    "bookworm": (),
+    "trixie": ("docker-cli",),
+}
+LAYER_PACKAGES: dict[Init, tuple[str, ...]] = {
+    "sysv": ("sudo",),
+    "systemd": ("sudo", "systemd", "systemd-sysv", "dbus"),
+}
+# The lab's login users, made in the layer; their keys and opspw's password come at boot.
+SUDO_USER = "ops"
+SUDO_PASSWORD_USER = "opspw"
+_USERS_SCRIPT = f"""
+set -e
+for user in {SUDO_USER} {SUDO_PASSWORD_USER}; do
+    id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+    install -d -m 0700 -o "$user" -g "$user" "/home/$user/.ssh"
+done
+echo '{SUDO_USER} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/gpu-docker-lab-{SUDO_USER}
+echo '{SUDO_PASSWORD_USER} ALL=(ALL) ALL' > /etc/sudoers.d/gpu-docker-lab-{SUDO_PASSWORD_USER}
+chmod 0440 /etc/sudoers.d/gpu-docker-lab-*
+visudo -c >/dev/null
+# Every host must get its own machine id at boot (the journal is kept per machine id).
+if [ -e /etc/machine-id ]; then : > /etc/machine-id; fi
+"""
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build_atomically(final: Path, build: Callable[[Path], None]) -> Path:
-    """Run ``build(tmp)`` and rename ``tmp`` to ``final``; a stale ``tmp`` is discarded."""
+    """Run ``build(tmp)`` and rename ``tmp`` to ``final``, once per machine.
+
+    Under the lock a leftover ``.building`` directory can only be a dead build's. An older
+    gpu-docker builds into ``.partial`` without the lock: if it finishes first, ours is
+    dropped and its result used.
+    """
     if final.is_dir():
         return final
-    partial = final.with_name(final.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    build(partial)
-    partial.rename(final)
+    with _locked(final.with_name(f".{final.name}.lock")):
+        if final.is_dir():
+            return final
+        partial = final.with_name(final.name + ".building")
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+        build(partial)
+        try:
+            partial.rename(final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(partial)
     return final
 
 
-def _debootstrap(target: Path) -> None:
-    """Debootstrap bookworm and strip what every host must not share."""
+def _debootstrap(release: Release, target: Path) -> None:
+    """Debootstrap ``release`` and strip what every host must not share."""
+    packages = (*PACKAGES, *RELEASE_PACKAGES[release])
     subprocess.run(
         [
             "debootstrap",
             "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
+            f"--include={','.join(packages)}",
+            release,
             str(target),
             MIRROR,
         ],
@@ -93,14 +150,11 @@ def _mounted_overlay(lower: Path, layer: Path) -> Iterator[Path]:
             subprocess.run(["umount", str(point)], check=True)
 
 
-def _install_trixie_docker(base: Path, layer: Path) -> None:
-    """Install trixie's docker.io and docker-cli on top of ``base`` into ``layer/upper``."""
+def _install_layer(release: Release, init: Init, base: Path, layer: Path) -> None:
+    """Install the init's packages from ``release``'s archive and add the login users."""
     with _mounted_overlay(base, layer) as root:
         sources = root / "etc/apt/sources.list.d/gpu-docker-lab-build.list"
-        sources.write_text(f"deb {MIRROR} bookworm main\ndeb {MIRROR} trixie main\n")
-        # Prefer bookworm for everything not named, so containerd and runc stay bookworm's.
-        prefs = root / "etc/apt/preferences.d/gpu-docker-lab-build"
-        prefs.write_text("Package: *\nPin: release n=trixie\nPin-Priority: 100\n")
+        sources.write_text(f"deb {MIRROR} {release} main\n")
         resolv = root / "etc/resolv.conf"
         shutil.copyfile("/etc/resolv.conf", resolv)
         # Never start daemons in the build chroot.
@@ -108,55 +162,50 @@ def _install_trixie_docker(base: Path, layer: Path) -> None:
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
         env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+        def chroot(*argv: str) -> None:
+            subprocess.run(["chroot", str(root), *argv], check=True, env=env)
+
         try:
-            subprocess.run(
-                ["chroot", str(root), "apt-get", "update", "-q", "-oAcquire::Languages=none"],
-                check=True,
-                env=env,
+            chroot("apt-get", "update", "-q", "-oAcquire::Languages=none")
+            # No Recommends: hosts get exactly the init asked for, nothing else.
+            chroot(
+                "apt-get", "install", "-y", "-q", "--no-install-recommends", *LAYER_PACKAGES[init]
             )
-            subprocess.run(
-                [
-                    "chroot",
-                    str(root),
-                    "apt-get",
-                    "install",
-                    "-y",
-                    "-q",
-                    # Recommends would pull in systemd; lab hosts have none, like the
-                    # servers the deploy's `service docker restart` path is for.
-                    "--no-install-recommends",
-                    *TRIXIE_PACKAGES,
-                ],
-                check=True,
-                env=env,
-            )
+            chroot("sh", "-c", _USERS_SCRIPT)
         finally:
-            for path in (sources, prefs, policy):
+            for path in (sources, policy):
                 path.unlink()
             resolv.write_text("")
-            subprocess.run(["chroot", str(root), "apt-get", "clean"], check=True, env=env)
+            chroot("apt-get", "clean")
             for lists in (root / "var/lib/apt/lists").glob("*_dists_*"):
                 lists.unlink()
     shutil.rmtree(layer / "work")
     (layer / "merged").rmdir()
 
 
-def bookworm_base(cache: Path) -> Path:
-    """The bookworm root filesystem, built on first use."""
-    return _build_atomically(cache / "bookworm", _debootstrap)
+def base(cache: Path, release: Release) -> Path:
+    """The release's root filesystem, built on first use."""
+    return _build_atomically(cache / release, lambda tmp: _debootstrap(release, tmp))
 
 
-def trixie_layer(cache: Path) -> Path:
-    """The trixie docker overlay layer (its ``upper`` directory), built on first use."""
-    base = bookworm_base(cache)
-    layer = _build_atomically(
-        cache / "trixie-docker", lambda tmp: _install_trixie_docker(base, tmp)
+def _layer_name(release: Release, init: Init) -> str:
+    """The layer's cache name: what it installs is in the name, so a change rebuilds it."""
+    recipe = "\n".join((*LAYER_PACKAGES[init], _USERS_SCRIPT))
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
+    return f"{release}-{init}-{digest}"
+
+
+def layer(cache: Path, release: Release, init: Init) -> Path:
+    """The init layer (its ``upper`` directory) over the release's base, built on first use."""
+    lower = base(cache, release)
+    built = _build_atomically(
+        cache / _layer_name(release, init),
+        lambda tmp: _install_layer(release, init, lower, tmp),
     )
-    return layer / "upper"
+    return built / "upper"
 
 
-def lower_dirs(cache: Path, docker: DockerFlavour) -> list[Path]:
-    """The overlay lower directories, top first, for a host with this docker build."""
-    if docker == "trixie":
-        return [trixie_layer(cache), bookworm_base(cache)]
-    return [bookworm_base(cache)]
+def lower_dirs(cache: Path, release: Release, init: Init) -> list[Path]:
+    """The overlay lower directories, top first, for a host of this release and init."""
+    return [layer(cache, release, init), base(cache, release)]

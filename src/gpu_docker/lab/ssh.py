@@ -1,6 +1,6 @@
 """SSH identities of the lab: the controller's key, each host's key, the known_hosts.
 
-Hosts are reached exactly like real servers: root by key, with strict host key checking
+Hosts are reached like real servers: by key (root, or a sudo user), with strict host key checking
 against a known_hosts file the lab writes, so a test proves that pyinfra's SSH connector
 verifies host keys rather than trusting on first use.
 """

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 Group = Literal["online", "restricted"]
-DockerFlavour = Literal["bookworm", "trixie"]
+# Debian releases a host can run, each with its own docker.io (20.10.5, 20.10.24, 26.1.5).
+Release = Literal["bullseye", "bookworm", "trixie"]
+# PID 1 of a host: systemd (booted by systemd-nspawn), or the lab's small sysv-style init.
+Init = Literal["systemd", "sysv"]
+# How pyinfra logs in: root by key, or a user with sudo (passwordless, or asking a password).
+Login = Literal["root", "sudo", "sudo-password"]
 
 GROUPS: tuple[Group, ...] = ("online", "restricted")
-DOCKER_FLAVOURS: tuple[DockerFlavour, ...] = ("bookworm", "trixie")
+RELEASES: tuple[Release, ...] = ("bullseye", "bookworm", "trixie")
+INITS: tuple[Init, ...] = ("systemd", "sysv")
+LOGINS: tuple[Login, ...] = ("root", "sudo", "sudo-password")
 
 DEFAULT_STATE_DIR = Path("/var/lib/gpu-docker-lab")
 DEFAULT_CACHE_DIR = Path("/var/cache/gpu-docker-lab")
@@ -61,18 +68,20 @@ def state_file(directory: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class LabHost:
-    """One throwaway host: its ssh name and address, its group and docker build.
+    """One throwaway host: its ssh name and address, its group, release, init and login.
 
-    ``netns``, ``veth`` and ``pid`` (the ``unshare`` process holding the host's
-    namespaces) are what teardown needs.
+    ``netns``, ``veth`` and ``pid`` (the process holding the host's namespaces) are what
+    teardown needs.
     """
 
     name: str
     address: str
     group: Group
-    docker: DockerFlavour
+    release: Release
     netns: str
     veth: str
+    init: Init = "systemd"
+    login: Login = "root"
     pid: int = 0
 
 
@@ -92,6 +101,8 @@ class LabState:
     bridges: list[str]
     nft_table: str
     http_pid: int = 0
+    # sudo's password for the ``sudo-password`` login, made per lab (a throwaway test value).
+    sudo_password: str = ""
 
     def group(self, group: Group) -> list[LabHost]:
         """The hosts of one group, in name order."""
@@ -118,10 +129,13 @@ def parse(text: str) -> LabState:
 
 
 def save(state: LabState, path: Path) -> None:
-    """Write the state atomically, so a reader never sees half a file."""
+    """Write the state atomically, so a reader never sees half a file; root-only (0600),
+    since it holds the lab's sudo password."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(dump(state))
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(dump(state))
     tmp.replace(path)
 
 

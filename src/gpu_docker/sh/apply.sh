@@ -16,8 +16,12 @@ restore() {
         restored="daemon.json was not changed by this run"
     fi
 }
+# systemd refuses a start after StartLimitBurst failed ones (docker.service restarts a
+# dockerd that dies with a bad daemon.json by itself): forget them, or the rollback's
+# restart is refused and docker stays down.
+reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 control() {
-    if [ "$init" = systemd ]; then systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
+    if [ "$init" = systemd ]; then reset_failed; systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
 }
 restart() { control restart || control start; }
 reload() {
@@ -32,8 +36,9 @@ has_runtime() {
     return 1
 }
 # dockerd's last complaint, from its log, for the one-line failure.
+# Under systemd only dockerd's own lines (_SYSTEMD_UNIT), not systemd's "Failed to start".
 why() {
-    if [ "$init" = systemd ]; then journalctl -u docker -n 30 --no-pager -o cat 2>/dev/null
+    if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
     else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
         | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
 }

@@ -2,8 +2,10 @@
 # Start docker, which was not running, and wait until it answers.
 # Args: init(systemd/sysv) timeout-seconds
 init=$1 timeout=$2
+reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 timeout 10 docker info >/dev/null 2>&1 && exit 0
-if [ "$init" = systemd ]; then systemctl start docker; else service docker start; fi >/dev/null 2>&1
+# A docker.service that failed to start too often is refused by systemd until reset.
+if [ "$init" = systemd ]; then reset_failed; systemctl start docker; else service docker start; fi >/dev/null 2>&1
 i=0
 while [ "$i" -lt $((timeout * 5)) ]; do
     timeout 10 docker info >/dev/null 2>&1 && exit 0
