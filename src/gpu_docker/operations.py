@@ -235,7 +235,7 @@ def _apply_plan(
         if not changed:
             return ApplyPlan("none")
         action = {"never": "pending", "reload": "reload"}.get(strategy, "restart")
-        return ApplyPlan(action, ("daemon.json changed",))  # type: ignore[arg-type]
+        return ApplyPlan(action)  # type: ignore[arg-type]
     current = host.get_fact(RemoteFileText, path=daemon_json_path)
     try:
         wanted = list(daemon_json.parse(current.text or "").get("runtimes", {}))
@@ -280,7 +280,8 @@ def apply_to_docker(
     """
     plan = _apply_plan(changes, strategy, daemon_json_path, serve_gpus)
     if plan.action == "none":
-        host.noop("nothing changed and dockerd serves --gpus: docker left running")
+        serves = " and dockerd serves --gpus" if serve_gpus else ""
+        host.noop(f"nothing changed{serves}: docker left running")
         return
     if plan.action == "pending" and serve_gpus:
         yield from fail._inner(plan.pending_message())
@@ -292,7 +293,8 @@ def apply_to_docker(
         host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
         return
     if host.state.is_executing:
-        host.log(f"{plan.action}ing docker: {'; '.join(plan.reasons)}")
+        if plan.reasons:
+            host.log(f"{plan.action}ing docker: {'; '.join(plan.reasons)}")
         if plan.note:
             host.log(plan.note)
     else:

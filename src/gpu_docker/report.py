@@ -54,7 +54,9 @@ def pending_restart(report: Verification, runtime_name: str) -> str | None:
     """Why docker still needs a restart (or reload) for what is installed, or ``None``."""
     reasons = []
     if device_driver_registered(report) is False:
-        reasons.append(report.dockerd.missing_driver() or "no --gpus device driver")
+        reasons.append(
+            report.dockerd.missing_driver() or "docker run --gpus all found no device driver"
+        )
     if report.dockerd.runtimes is not None and runtime_name not in report.dockerd.runtimes:
         reasons.append(f"docker does not list the {runtime_name!r} runtime")
     return "; ".join(reasons) or None

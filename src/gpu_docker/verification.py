@@ -57,8 +57,11 @@ class Check:
 
     @property
     def no_device_driver(self) -> bool:
-        """dockerd has no --gpus device driver: it started before the hook was installed."""
-        return "could not select device driver" in self.output
+        """dockerd has no --gpus device driver: it started before the hook was installed.
+
+        Only for ``[[gpu]]`` requests: ``device driver "cdi"`` is CDI being off instead.
+        """
+        return "could not select device driver" in self.output and "[[gpu]]" in self.output
 
     @property
     def hook_ran(self) -> bool:

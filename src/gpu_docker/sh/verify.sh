@@ -18,7 +18,7 @@ cdi=$(timeout 20 docker info --format '{{json .CDISpecDirs}}' 2>/dev/null)
 cdi_on=0
 case $cdi in '['*'"'*) cdi_on=1; echo "cdi=1" ;; esac
 facts=$(gpu_facts)
-printf '%s\n' "$facts"
+[ -z "$facts" ] || printf '%s\n' "$facts"
 gpus=0
 case $facts in *smi_rc=0*) gpus=$(printf '%s\n' "$facts" | grep -c '^smi_out=GPU ') ;; esac
 # One check: check=<name>|<exit>|<command>|<output, base64>
