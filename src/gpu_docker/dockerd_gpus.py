@@ -25,6 +25,8 @@ from gpu_docker import sh
 
 HOOK = "nvidia-container-runtime-hook"
 Action = Literal["none", "restart", "reload", "pending"]
+#: Failures of the NVIDIA hook itself: dockerd selected the device driver and ran it.
+HOOK_ERRORS = ("nvidia-container-cli", "prestart hook", "nvidia-container-runtime-hook")
 RELOAD_IS_NOT_ENOUGH = (
     "a reload (SIGHUP) cannot register the --gpus device driver: restarting instead"
 )
@@ -49,7 +51,10 @@ class DockerdGpus:
 
     ``started_at`` and ``hook_ctime`` are epoch seconds; ``path`` is the PATH dockerd
     started with (``None``: not readable, ``""``: dockerd has none); ``runtimes`` are the
-    runtimes the running daemon lists (``None``: docker did not answer).
+    runtimes the running daemon lists (``None``: docker did not answer). A hook newer than
+    dockerd may have been upgraded in place, the driver still registered: where a probe
+    image exists the host asks dockerd with ``--gpus`` (``live_registered``; ``None``:
+    not asked).
     """
 
     pid: str = ""
@@ -59,6 +64,7 @@ class DockerdGpus:
     hook_ctime: float | None = None
     runtimes: tuple[str, ...] | None = None
     docker_error: str = ""
+    live_registered: bool | None = None
 
     def missing_driver(self) -> str | None:
         """Why this dockerd cannot serve ``--gpus``; ``None`` when it registered the driver."""
@@ -69,7 +75,7 @@ class DockerdGpus:
             return f"{HOOK} is not on {where}"
         if self.started_at is None or self.hook_ctime is None:
             return f"when dockerd (pid {self.pid}) started, relative to {self.hook}, is unknown"
-        if self.hook_ctime >= self.started_at:
+        if self.hook_ctime >= self.started_at and not self.live_registered:
             return (
                 f"dockerd (pid {self.pid}) started at {_stamp(self.started_at)}, before "
                 f"{self.hook} appeared ({_stamp(self.hook_ctime)}): it never registered the "
@@ -108,6 +114,10 @@ def parse_dockerd_gpus(output: Iterable[str]) -> DockerdGpus:
             runtimes = tuple(sorted(json.loads(kv["daemon_runtimes"])))
         except (ValueError, TypeError):
             runtimes = None
+    live_registered = None
+    if "gpus_probe_rc" in kv:
+        said = kv.get("gpus_probe", "")
+        live_registered = kv["gpus_probe_rc"] == "0" or any(w in said for w in HOOK_ERRORS)
     return DockerdGpus(
         pid=kv.get("dockerd_pid", ""),
         started_at=started_at,
@@ -116,6 +126,7 @@ def parse_dockerd_gpus(output: Iterable[str]) -> DockerdGpus:
         hook_ctime=_float(kv.get("hook_ctime", "")),
         runtimes=runtimes,
         docker_error=kv.get("docker_error", ""),
+        live_registered=live_registered,
     )
 
 

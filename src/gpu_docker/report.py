@@ -18,22 +18,22 @@ CHECK_TITLES = {
     "cdi": "CDI --device nvidia.com/gpu=all",
     "image": "smoke_test_image --gpus all",
 }
-RESTART_HINT = (
-    "dockerd started before nvidia-container-runtime-hook was installed and never registered "
-    "the --gpus device driver: restart docker (deploys/gpu_docker.py does)"
-)
+NO_DRIVER = "dockerd did not register the --gpus device driver"
+RESTART_HINT = "restart docker once the toolkit is installed (deploys/gpu_docker.py does both)"
 
 
-def check_problem(check: Check, gpus: bool) -> str | None:
+def check_problem(check: Check, gpus: bool, why_no_driver: str = NO_DRIVER) -> str | None:
     """Why a check fails the host, or ``None``.
 
-    On a host without GPUs the ``--gpus`` check proves only that dockerd registered the
-    device driver: the real NVIDIA hook then fails for want of a GPU, which is fine.
+    ``why_no_driver`` explains a missing --gpus device driver (from the running dockerd:
+    no hook on its PATH, or started before the hook). On a host without GPUs the
+    ``--gpus`` check proves only that dockerd registered the device driver: the real
+    NVIDIA hook then fails for want of a GPU, which is fine.
     """
     if check.ok:
         return None
     if check.no_device_driver:
-        return f"`{check.command}` failed: {check.line}; {RESTART_HINT}"
+        return f"`{check.command}` failed: {check.line}; {why_no_driver}: {RESTART_HINT}"
     if check.name == "gpus" and not gpus and check.hook_ran:
         return None
     return f"`{check.command}` failed (exit {check.rc}): {check.line}"
@@ -86,8 +86,9 @@ def describe(
     if report.probe_error:
         problems.append(f"no probe image for the --gpus check: {report.probe_error}")
     gpus = bool(report.gpu.gpus)
+    why_no_driver = report.dockerd.missing_driver() or NO_DRIVER
     for check in report.checks:
-        problem = check_problem(check, gpus)
+        problem = check_problem(check, gpus, why_no_driver)
         title = CHECK_TITLES.get(check.name, check.name)
         if problem is None and not check.ok:
             lines.append(

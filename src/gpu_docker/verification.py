@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from pyinfra.api import FactBase, StringCommand
 
 from gpu_docker import sh
-from gpu_docker.dockerd_gpus import DockerdGpus, parse_dockerd_gpus
+from gpu_docker.dockerd_gpus import HOOK_ERRORS, DockerdGpus, parse_dockerd_gpus
 
 #: Where gpu-docker looks for nvidia-smi after dockerd's PATH (see lib_gpu.sh).
 SMI_DIRS = ("/usr/bin", "/usr/local/bin", "/usr/local/nvidia/bin", "/usr/lib/wsl/lib")
-#: Failures of the NVIDIA hook itself: dockerd selected the device driver and ran it.
-HOOK_ERRORS = ("nvidia-container-cli", "prestart hook", "nvidia-container-runtime-hook")
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,19 @@ def test_never_leaves_the_host_pending_and_says_why():
     assert message.startswith("docker restart pending (restart_strategy=never): dockerd cannot")
     assert message.endswith("not converged until docker is restarted")
     assert plan_apply("never", False, dockerd(), ["nvidia"]).action == "none"
+
+
+def test_a_hook_upgraded_in_place_is_not_a_missing_driver_when_dockerd_serves_gpus():
+    newer = [line for line in CAPTURED if not line.startswith("hook_ctime")]
+    newer.append(f"hook_ctime={BOOT + 600}")
+    served = parse_dockerd_gpus([*newer, "gpus_probe_rc=0", "gpus_probe="])
+    assert served.live_registered is True and served.missing_driver() is None
+    refused = parse_dockerd_gpus(
+        [
+            *newer,
+            "gpus_probe_rc=125",
+            'gpus_probe=docker: Error response from daemon: could not select device driver ""',
+        ]
+    )
+    assert refused.live_registered is False
+    assert "never registered" in (refused.missing_driver() or "")
