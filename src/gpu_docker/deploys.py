@@ -22,14 +22,13 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.operations import apt, files
 
-from gpu_docker import operations, preflight, rollback_ops, summary, toolkit
+from gpu_docker import fleet_report, operations, preflight, rollback_ops, summary, toolkit
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
 from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
 from gpu_docker.facts import (
-    GpuDockerVerification,
     HostPreflight,
     InstalledPackages,
     Preflight,
@@ -37,6 +36,7 @@ from gpu_docker.facts import (
 )
 from gpu_docker.report import describe
 from gpu_docker.settings import Settings, SettingsError, load_settings
+from gpu_docker.verification import GpuDockerVerification
 
 TEMPLATE = Path("templates") / "daemon.json.j2"
 
@@ -265,7 +265,7 @@ def converge(project_root: Path | None = None) -> None:
     )
     changes = [*installs, config]
     operations.apply_to_docker(
-        name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
+        name=f"Apply to docker ({settings.restart_strategy} if needed, for --gpus too)",
         changes=changes,
         strategy=settings.restart_strategy,
         daemon_json_path=settings.daemon_json_path,
@@ -274,31 +274,45 @@ def converge(project_root: Path | None = None) -> None:
         timeout=settings.restart_timeout,
         preflight=facts,
         live_restore=settings.live_restore,
+        serve_gpus=True,
     )
+    # A host left with a restart pending (restart_strategy=never) failed above: it is
+    # neither converged nor verified.
     operations.verify(
-        name="Verify GPU containers can run",
+        name="Verify GPU containers run (docker run --gpus all)",
         runtime_name=settings.runtime_name,
         smoke_test_image=settings.smoke_test_image,
-        # With restart_strategy=never a change waits for the operator's restart: the apply
-        # step said so, and verifying docker before it would fail a host that is as asked.
-        _if=lambda: settings.restart_strategy != "never" or not any(m.changed for m in changes),
+        packages=toolkit.PACKAGES,
     )
 
 
 @deploy("gpu-docker verify")
 def report() -> None:
-    """Read-only: print whether GPU containers work on the current host; fail it if not."""
+    """Read-only: whether GPU containers work on the current host; fail it if not.
+
+    Each host's result also goes to the fleet report: a table when the run ends, and a
+    JSON document at ``report_path`` when set.
+    """
     _start_run()
     summary.register(state, "verified")
-    settings = _settings_or_fail()
-    if settings is None:
+    fleet = fleet_report.collector(state)
+    try:
+        settings = current_settings()
+    except SettingsError as exc:
+        fleet.add(fleet_report.absent(host.name, "failed", exc.problem), None)
+        operations.fail(name="Check settings", message=exc.problem)
         return
     found = host.get_fact(
         GpuDockerVerification,
         runtime_name=settings.runtime_name,
         image=settings.smoke_test_image or "",
+        packages=toolkit.PACKAGES,
     )
     lines, problem = describe(found, settings.runtime_name, settings.smoke_test_image)
+    fleet.add(
+        fleet_report.record(host.name, found, settings.runtime_name, problem),
+        settings.report_path,
+    )
     for line in lines:
         host.log(line)
     if problem:

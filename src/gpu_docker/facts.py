@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyinfra.api import FactBase, StringCommand
 
@@ -230,48 +229,3 @@ class RemoteSha256(FactBase[dict[str, str]]):
             if path:
                 sums[path] = digest
         return sums
-
-
-@dataclass(frozen=True)
-class Verification:
-    """The per-host proof: tool versions, registered runtimes, and the GPU smoke test."""
-
-    cli_version: str
-    ctk_version: str
-    runtimes: tuple[str, ...] | None
-    docker_error: str
-    gpus: int
-    smoke_rc: int | None
-    smoke_output: str
-
-
-class GpuDockerVerification(FactBase[Verification]):
-    """Ask the host whether GPU containers can work, and run one where a GPU exists."""
-
-    def command(self, runtime_name: str, image: str = "") -> StringCommand:
-        return sh.command("verify", runtime_name, image)
-
-    def process(self, output: list[str]) -> Verification:
-        kv = _key_values(output)
-
-        def first(key: str) -> str:
-            return kv.get(key, [""])[0].strip()
-
-        runtimes: tuple[str, ...] | None = None
-        if "runtimes" in kv:
-            try:
-                parsed: Any = json.loads(first("runtimes"))
-                runtimes = tuple(sorted(parsed))
-            except ValueError:
-                runtimes = None
-        rc = first("smoke_rc")
-        gpus = first("gpus")
-        return Verification(
-            cli_version=first("cli"),
-            ctk_version=first("ctk"),
-            runtimes=runtimes,
-            docker_error=first("docker_error"),
-            gpus=int(gpus) if gpus.isdigit() else 0,
-            smoke_rc=int(rc) if rc.lstrip("-").isdigit() else None,
-            smoke_output=first("smoke_out"),
-        )

@@ -27,9 +27,9 @@ from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json, restart, sh
 from gpu_docker.bundle.manifest import BundleEntry
+from gpu_docker.dockerd_gpus import ApplyPlan, RunningDockerd, plan_apply
 from gpu_docker.facts import (
     DpkgAudit,
-    GpuDockerVerification,
     InstalledPackages,
     KeyringFingerprints,
     Preflight,
@@ -37,6 +37,7 @@ from gpu_docker.facts import (
     RemoteSha256,
 )
 from gpu_docker.report import describe
+from gpu_docker.verification import GpuDockerVerification
 
 BACKUP_TAG = "gpu-docker"
 
@@ -239,6 +240,25 @@ def install_bundle(entries: Sequence[BundleEntry], remote_dir: str):
     yield sh.command("dpkg_install", remote_dir, *(f"{e.file}={e.sha256}" for e in needed))
 
 
+def _apply_plan(
+    changes: Sequence[OperationMeta], strategy: str, daemon_json_path: str, serve_gpus: bool
+) -> ApplyPlan:
+    """The plan for docker: from the changes alone, or (``serve_gpus``) also from the
+    running dockerd, read now: it may lack the --gpus device driver with nothing changed."""
+    changed = any(meta.changed for meta in changes)
+    if not serve_gpus:
+        if not changed:
+            return ApplyPlan("none")
+        action = {"never": "pending", "reload": "reload"}.get(strategy, "restart")
+        return ApplyPlan(action)  # type: ignore[arg-type]
+    current = host.get_fact(RemoteFileText, path=daemon_json_path)
+    try:
+        wanted = list(daemon_json.parse(current.text or "").get("runtimes", {}))
+    except daemon_json.DaemonJsonError:
+        wanted = []  # the merge fails the host with the reason
+    return plan_apply(strategy, changed, host.get_fact(RunningDockerd), wanted)
+
+
 @operation()
 def apply_to_docker(
     changes: Sequence[OperationMeta],
@@ -249,9 +269,10 @@ def apply_to_docker(
     timeout: int,
     preflight: Preflight,
     live_restore: bool = False,
+    serve_gpus: bool = False,
 ):
     """
-    Make docker pick up a new toolkit or daemon.json: only when something changed.
+    Make docker pick up a new toolkit or daemon.json, and make it able to serve --gpus.
 
     + changes: the operations whose change calls for it (install, daemon.json)
     + strategy: ``restart``, ``reload`` (SIGHUP; running containers survive) or ``never``
@@ -261,25 +282,42 @@ def apply_to_docker(
     + preflight: the preflight fact (init system, ``dockerd --validate``, what docker runs now)
     + live_restore: the new daemon.json turns live-restore on: switch it on live first,
       so the restart itself already spares the running containers
+    + serve_gpus: also act when nothing changed but the running dockerd cannot serve
+      ``--gpus`` or lacks a runtime of daemon.json (see ``gpu_docker.dockerd_gpus``);
+      ``reload`` becomes a restart when only a restart registers the device driver
 
-    The preview says per host what will happen to its running containers. Where dockerd
-    has ``--validate`` (Docker 23+) the file is checked first: rejected, the previous file
-    is put back and docker is not touched. If docker does not list the runtime in time,
-    the previous daemon.json is put back, docker restarted (or reloaded) again, and the
-    host fails saying so: it ends as it began.
+    The preview says per host why docker must act and what happens to its running
+    containers. Where dockerd has ``--validate`` (Docker 23+) the file is checked first:
+    rejected, the previous file is put back and docker is not touched. If docker does not
+    list the runtime in time, the previous daemon.json is put back, docker restarted (or
+    reloaded) again, and the host fails saying so: it ends as it began. With ``never`` a
+    host that needs docker to act fails saying the restart is pending: it is not converged.
     """
-    if not any(meta.changed for meta in changes):
-        host.noop("nothing changed: docker left running")
+    plan = _apply_plan(changes, strategy, daemon_json_path, serve_gpus)
+    if plan.action == "none":
+        serves = " and dockerd serves --gpus" if serve_gpus else ""
+        host.noop(f"nothing changed{serves}: docker left running")
         return
-    if not host.state.is_executing:
-        for line in restart.preview(strategy, preflight, live_restore):
-            host.log(line)
-    if strategy == "never":
+    if plan.action == "pending" and serve_gpus:
+        yield from fail._inner(plan.pending_message())
+        return
+    if plan.action == "pending":  # a rollback with never: the file is back, docker waits
+        if not host.state.is_executing:
+            for line in restart.preview(strategy, preflight, live_restore):
+                host.log(line)
         host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
         return
+    if host.state.is_executing:
+        if plan.reasons:
+            host.log(f"{plan.action}ing docker: {'; '.join(plan.reasons)}")
+        if plan.note:
+            host.log(plan.note)
+    else:
+        for line in [*plan.lines(), *restart.preview(plan.action, preflight, live_restore)]:
+            host.log(line)
     yield sh.command(
         "apply",
-        strategy,
+        plan.action,
         daemon_json_path,
         backup,
         runtime_name,
@@ -291,21 +329,27 @@ def apply_to_docker(
 
 
 @operation()
-def verify(runtime_name: str, smoke_test_image: str | None = None):
+def verify(runtime_name: str, smoke_test_image: str | None = None, packages: Sequence[str] = ()):
     """
     Report whether GPU containers work on this host, after the changes are applied.
 
-    + runtime_name: docker must list it
-    + smoke_test_image: image with nvidia-smi; run with ``--gpus all`` where a GPU exists
+    + runtime_name: docker must list it; the runtime check runs through it
+    + smoke_test_image: an operator's image with nvidia-smi, one more check where GPUs answer
+    + packages: the toolkit packages whose versions the report lists
 
-    Changes nothing; fails the host when docker does not list the runtime or the smoke
-    test fails. Where there is no GPU it says so rather than pretending.
+    Runs what users run: ``docker run --gpus all`` on the probe image ``gpu-docker-probe``
+    (made on the host from its own glibc on first use) on every host, and ``nvidia-smi -L``
+    in containers where GPUs answer. Changes nothing else; fails the host naming the first
+    check that failed, or the driver's own words when nvidia-smi fails.
     """
     if not host.state.is_executing:
         host.noop("verification runs once the changes are applied")
         return
     report = host.get_fact(
-        GpuDockerVerification, runtime_name=runtime_name, image=smoke_test_image or ""
+        GpuDockerVerification,
+        runtime_name=runtime_name,
+        image=smoke_test_image or "",
+        packages=tuple(packages),
     )
     lines, problem = describe(report, runtime_name, smoke_test_image)
     for line in lines:

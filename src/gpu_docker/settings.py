@@ -193,8 +193,17 @@ class Settings:
     smoke_test_image: str | None = field(
         default=None,
         metadata=_doc(
-            "Image with nvidia-smi for the GPU smoke test (`docker run --gpus all IMAGE "
-            "nvidia-smi -L`); unset skips it. Runs only where a GPU is present.",
+            "An operator's own image with nvidia-smi, run as one more check where GPUs "
+            "answer (`docker run --gpus all IMAGE nvidia-smi -L`; pulled if missing). The "
+            "built-in checks need no image: they use `gpu-docker-probe`, made on the host.",
+            "Checks",
+        ),
+    )
+    report_path: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`deploys/verify.py` writes its JSON fleet report here on the controller "
+            "(`--data report_path=verify.json`); unset: only the table is printed.",
             "Checks",
         ),
     )

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from pyinfra.api import FactBase, StringCommand
 
-from gpu_docker import facts, rollback_ops
+from gpu_docker import dockerd_gpus, facts, rollback_ops, verification
 
 CASES = Path(__file__).parent
-MODULES = (facts, rollback_ops)
+MODULES = (facts, rollback_ops, verification, dockerd_gpus)
 
 
 def _fact_class(name: str) -> type[FactBase[Any]]:

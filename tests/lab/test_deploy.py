@@ -99,7 +99,12 @@ def test_verify_before_converging_fails_every_host_with_one_line(lab, run_pyinfr
     for host in lab.hosts:
         line = f"[{host.name}] gpu-docker: docker does not list the 'nvidia' runtime"
         assert text.count(line) == 1, output(run)
-        assert f"[{host.name}] GPU smoke test: skipped, no GPU on this host" in text
+        assert f"[{host.name}] GPUs: none (no NVIDIA driver loaded, no nvidia-smi found)" in text
+        # The --gpus check runs on every host: no toolkit, no device driver, said so.
+        assert re.search(
+            rf'\[{host.name}\] check --gpus all: FAILED: .*could not select device driver ""',
+            text,
+        ), output(run)
 
 
 def test_dry_run_previews_the_diff_and_changes_no_byte(converged):

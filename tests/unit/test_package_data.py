@@ -28,7 +28,10 @@ def test_template_falls_back_to_the_package_copy_outside_a_checkout(tmp_path: Pa
 def test_every_script_the_code_names_ships_with_the_package() -> None:
     named = set()
     for module in SRC.rglob("*.py"):
-        named |= set(re.findall(r'sh\.command\(\s*"([a-z_]+)"', module.read_text()))
+        code = module.read_text()
+        named |= set(re.findall(r'sh\.command\(\s*"([a-z_]+)"', code))
+        for libs in re.findall(r"libs=\(([^)]*)\)", code):
+            named |= {f"lib_{lib}" for lib in re.findall(r'"([a-z_]+)"', libs)}
     shipped = {path.stem for path in (SRC / "sh").glob("*.sh")}
     assert named, "no sh.command calls found: the pattern is out of date"
     assert named == shipped

@@ -27,6 +27,10 @@ def inline(script: str, *args: str) -> StringCommand:
     )
 
 
-def command(name: str, *args: str) -> StringCommand:
-    """Run the packaged script ``<name>.sh`` on the host with ``args`` as ``$1``..."""
-    return inline(text(name), *args)
+def command(name: str, *args: str, libs: tuple[str, ...] = ()) -> StringCommand:
+    """Run the packaged script ``<name>.sh`` on the host with ``args`` as ``$1``...
+
+    ``libs`` name ``lib_<lib>.sh`` files (shell functions only) sent ahead of the script,
+    so two scripts can share a function without a file on the host.
+    """
+    return inline("".join(text(f"lib_{lib}") for lib in libs) + text(name), *args)

@@ -1,17 +1,50 @@
 #!/bin/sh
-# Whether GPU containers can work here: tool versions, runtimes, and a GPU smoke test.
-# Args: runtime image
-image=$2  # $1, the runtime, keys the fact; docker info lists them all
+# Whether GPU containers work here, run as users run them: the host, the running dockerd
+# (lib_dockerd.sh), the driver and nvidia-smi (lib_gpu.sh), then `docker run --gpus all`
+# on the probe image (lib_probe.sh) and, where GPUs answer, nvidia-smi -L inside containers.
+# Args: runtime smoke-test-image packages...
+runtime=$1 image=$2
+shift 2
+# shellcheck source=/dev/null
+. /etc/os-release 2>/dev/null
+echo "os=${PRETTY_NAME:-${ID:-} ${VERSION_ID:-}}"
+echo "docker_version=$(timeout 20 docker version --format '{{.Server.Version}}' 2>/dev/null)"
+dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
 echo "cli=$(nvidia-container-cli --version 2>/dev/null | head -n1)"
 echo "ctk=$(nvidia-ctk --version 2>/dev/null | head -n1)"
-if r=$(timeout 20 docker info --format '{{json .Runtimes}}' 2>&1); then echo "runtimes=$r"
-else echo "docker_error=$(echo "$r" | tail -n1)"; fi
+dockerd_gpus
+# docker 25+ lists CDI spec directories only when CDI is enabled; older docker has no field.
+cdi=$(timeout 20 docker info --format '{{json .CDISpecDirs}}' 2>/dev/null)
+cdi_on=0
+case $cdi in '['*'"'*) cdi_on=1; echo "cdi=1" ;; esac
+facts=$(gpu_facts)
+[ -z "$facts" ] || printf '%s\n' "$facts"
 gpus=0
-command -v nvidia-smi >/dev/null 2>&1 && gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-echo "gpus=$gpus"
+case $facts in *smi_rc=0*) gpus=$(printf '%s\n' "$facts" | grep -c '^smi_out=GPU ') ;; esac
+# One check: check=<name>|<exit>|<command>|<output, base64>
+check() {
+    label=$1; shift
+    out=$(timeout 300 docker run --rm --network none "$@" 2>&1)
+    rc=$?
+    echo "check=$label|$rc|docker run --rm --network none $*|$(printf '%s' "$out" | base64 -w0)"
+}
+probe=$(probe_image)
+printf '%s\n' "$probe"
+name=$(printf '%s\n' "$probe" | sed -n 's/^probe=//p')
+static=$(printf '%s\n' "$probe" | sed -n 's/^probe_static=//p')
+if [ -n "$name" ]; then
+    if [ "$gpus" -gt 0 ]; then
+        check gpus --pull never --gpus all "$name" nvidia-smi -L
+        check runtime --pull never --runtime "$runtime" -e NVIDIA_VISIBLE_DEVICES=all \
+            "$name" nvidia-smi -L
+        if [ "$cdi_on" = 1 ]; then
+            check cdi --pull never --device nvidia.com/gpu=all "$name" nvidia-smi -L
+        fi
+    else
+        check gpus --pull never --gpus all "$name" "$static" --version
+    fi
+fi
 if [ "$gpus" -gt 0 ] && [ -n "$image" ]; then
-    out=$(timeout 300 docker run --rm --gpus all "$image" nvidia-smi -L 2>&1)
-    echo "smoke_rc=$?"
-    echo "smoke_out=$(echo "$out" | tr '\n' ' ')"
+    check image --gpus all "$image" nvidia-smi -L
 fi
 true

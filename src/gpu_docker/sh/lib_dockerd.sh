@@ -1,0 +1,45 @@
+#!/bin/sh
+# Library (functions only, prepended to a script): can the running dockerd serve --gpus?
+# dockerd registers the --gpus device driver only when its process starts with
+# nvidia-container-runtime-hook on its PATH; a SIGHUP never does. dockerd_gpus prints the
+# dockerd pid, its start (clock ticks after boot, with the clock to convert it), the PATH
+# it started with, and the first hook on that PATH with its ctime: Python compares them.
+dockerd_gpus() {
+    pid=$(cat /var/run/docker.pid 2>/dev/null)
+    { [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; } || pid=$(pidof -s dockerd 2>/dev/null)
+    [ -n "$pid" ] || return 0
+    echo "dockerd_pid=$pid"
+    # Field 22 of stat; the command name (field 2) is cut first, it may hold spaces.
+    echo "dockerd_start_ticks=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f20)"
+    echo "clk_tck=$(getconf CLK_TCK)"
+    echo "clock=$(date +%s.%N) $(cut -d' ' -f1 /proc/uptime)"
+    path=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^PATH=//p')
+    echo "dockerd_path=$path"
+    hook_ctime=""
+    for d in $(printf '%s' "$path" | tr ':' ' '); do
+        if [ -x "$d/nvidia-container-runtime-hook" ]; then
+            hook_ctime=$(find "$d/nvidia-container-runtime-hook" -maxdepth 0 -printf '%C@')
+            echo "hook=$d/nvidia-container-runtime-hook"
+            echo "hook_ctime=$hook_ctime"
+            break
+        fi
+    done
+    # A hook newer than dockerd may only have been upgraded in place (the driver stays
+    # registered): where a probe image exists, ask dockerd itself with --gpus.
+    probe=$(docker image ls --format '{{.Repository}}:{{.Tag}}' gpu-docker-probe 2>/dev/null | head -n1)
+    static=/sbin/ldconfig
+    [ -f /sbin/ldconfig.real ] && static=/sbin/ldconfig.real
+    if [ -n "$hook_ctime" ] && [ -n "$probe" ] && awk -v c="$hook_ctime" \
+        -v s="$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f20)" -v t="$(getconf CLK_TCK)" \
+        -v u="$(cut -d' ' -f1 /proc/uptime)" -v n="$(date +%s.%N)" 'BEGIN { exit !(c >= n - u + s / t) }'
+    then
+        out=$(timeout 120 docker run --rm --network none --pull never --gpus all "$probe" "$static" --version 2>&1)
+        echo "gpus_probe_rc=$?"
+        echo "gpus_probe=$(printf '%s' "$out" | grep -m1 -i 'error' )"
+    fi
+    if r=$(timeout 20 docker info --format '{{json .Runtimes}}' 2>&1); then
+        echo "daemon_runtimes=$r"
+    else
+        echo "docker_error=$(echo "$r" | tail -n1)"
+    fi
+}
