@@ -19,11 +19,12 @@ from pyinfra.api import deploy, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
-from gpu_docker import operations, preflight, rollback_ops, summary
+from gpu_docker import containerd_ops, operations, preflight, rollback_ops, summary
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
+from gpu_docker.containerd_ops import ContainerdFacts, ContainerdHost
 from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
 from gpu_docker.facts import (
     GpuDockerVerification,
@@ -221,14 +222,17 @@ def converge(project_root: Path) -> None:
         )
     except DaemonJsonError as exc:
         issues.append(str(exc))
-    unmergeable = _daemon_json_problem(settings.daemon_json_path)
+    unmergeable = _daemon_json_problem(settings.daemon_json_path) if settings.uses_docker else None
     if unmergeable:
         issues.append(unmergeable)
+    if settings.uses_containerd:
+        containerd = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+        issues += containerd_ops.problems(settings, containerd)
     if issues:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
 
-    if facts.docker is None:
+    if settings.uses_docker and facts.docker is None:
         operations.start_docker(
             name="Start docker (it was not running)",
             init=facts.init,
@@ -238,6 +242,10 @@ def converge(project_root: Path) -> None:
         installs = install_offline(settings, manifest)
     else:
         installs = install_online(settings)
+    if settings.uses_containerd:
+        _containerd(settings, containerd)
+    if not settings.uses_docker:
+        return
     config = operations.daemon_json_merge(
         name="Merge the nvidia runtime into daemon.json",
         path=settings.daemon_json_path,
@@ -263,6 +271,25 @@ def converge(project_root: Path) -> None:
         # With restart_strategy=never a change waits for the operator's restart: the apply
         # step said so, and verifying docker before it would fail a host that is as asked.
         _if=lambda: settings.restart_strategy != "never" or not any(m.changed for m in changes),
+    )
+
+
+def _containerd(settings: Settings, containerd: ContainerdHost) -> None:
+    """The runtime merged into containerd's config.toml, containerd restarted if it changed.
+
+    The shim starts the runtime per container, so a new toolkit alone needs no restart.
+    """
+    config = containerd_ops.config_merge(
+        name="Merge the nvidia runtime into containerd's config.toml",
+        settings=settings,
+        backup=_RUN_BACKUP,
+    )
+    containerd_ops.apply_to_containerd(
+        name=f"Apply to containerd ({settings.restart_strategy} if its config changed)",
+        changes=[config],
+        settings=settings,
+        backup=_RUN_BACKUP,
+        service=containerd.service,
     )
 
 

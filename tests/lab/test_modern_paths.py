@@ -1,0 +1,248 @@
+"""The modern paths end to end (issue 13): containerd nodes, one lab, one run and a rerun.
+
+Every case has its own host and settings in one temporary inventory; one pyinfra run
+converges them all, a second run must change nothing and restart nothing.
+
+containerd: Debian's containerd package ships only a systemd unit and the lab's hosts run
+no systemd, so each host gets a TEST FIXTURE sysv init script (below) that runs the
+system containerd on /etc/containerd/config.toml, as a node's service does. Debian
+bookworm's containerd is 1.6: it reads version 2 files; a version 3 file (containerd 2.x)
+is merged and containerd 1.6 starts with it, but only unit tests and this merge prove v3,
+no containerd 2.x acts on it here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from hosts_state import (
+    DEPLOY,
+    docker_runtimes,
+    dpkg_state,
+    host_lines,
+    lab_of,
+    output,
+    pyinfra,
+    read_bytes,
+    seed_file,
+    summary,
+    write_inventory,
+)
+from lab_docker import run
+
+from gpu_docker.lab.state import LabState
+
+pytestmark = pytest.mark.lab
+
+CONFIG = "/etc/containerd/config.toml"
+BIN = "/usr/bin/nvidia-container-runtime"
+PROBE = "gdprobe"  # an image of /usr/bin/true, built on the host
+CONTAINERD_INIT = """#!/bin/sh
+# gpu-docker TEST FIXTURE, not Debian's: a sysv init script for containerd, whose Debian
+# package ships only a systemd unit, so lab hosts without systemd run containerd on
+# /etc/containerd/config.toml as a node does.
+pidfile=/run/containerd-fixture.pid
+start() {
+    start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$pidfile" \\
+        --output /var/log/containerd.log --exec /usr/bin/containerd -- --config /etc/containerd/config.toml
+}
+stop() { start-stop-daemon --stop --quiet --pidfile "$pidfile" --retry 10 --remove-pidfile; }
+case "$1" in
+    start) start ;;
+    stop) stop ;;
+    restart) stop; start ;;
+    *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
+esac
+"""
+NODE_V2 = b"""# Managed by the platform team: ask #infra before editing.
+version = 2
+oom_score = -999  # keep containerd alive under memory pressure
+
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    sandbox_image = "registry.k8s.io/pause:3.9"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          NoPivotRoot = false
+    [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
+      endpoint = ["https://mirror.example.invalid"]
+
+[metrics]
+  address = ""
+"""
+NODE_V3 = b"""version = 3
+# containerd 2.x layout
+[plugins.'io.containerd.cri.v1.runtime']
+  enable_cdi = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+    runtime_type = 'io.containerd.runc.v2'
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = 'overlayfs'
+"""
+V1 = b"[plugins.cri]\n  systemd_cgroup = false  # a version 1 file: no version key\n"
+REJECTED = b'version = 2\noom_score = "high"  # containerd wants a number\n'
+
+# host -> (starting config.toml, settings): None keeps the file Debian's package ships.
+CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
+    "lab-online-1": (None, {"container_engine": "both"}),
+    "lab-online-2": (
+        NODE_V2,
+        {"container_engine": "containerd", "containerd_default_runtime": True},
+    ),
+    "lab-online-3": (NODE_V3, {"container_engine": "containerd"}),
+    "lab-online-4": (V1, {"container_engine": "containerd"}),
+    "lab-online-5": (REJECTED, {"container_engine": "containerd"}),
+}
+MERGED = ("lab-online-1", "lab-online-2", "lab-online-3")
+
+
+class Runs(NamedTuple):
+    """The two runs and what each host held around them."""
+
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+    shipped: dict[str, bytes | None]  # config.toml before the first run
+    pid_before: dict[str, str]  # containerd's pid before the first run
+    pid_after: dict[str, str]  # ... and after it
+    configs: dict[str, bytes | None]  # config.toml after the first run
+    inventory: Path
+
+
+def containerd_pid(lab: LabState, host_exec, host: str) -> str:
+    return run(lab, host_exec, host, "cat /run/containerd-fixture.pid")
+
+
+def dump(lab: LabState, host_exec, host: str) -> str:
+    """What containerd itself reads from the config file."""
+    return run(lab, host_exec, host, f"containerd --config {CONFIG} config dump")
+
+
+def lines_lost(old: bytes | None, new: bytes | None) -> list[str]:
+    """The lines of ``old`` that ``new`` no longer has where they were (changed, moved or
+    removed): empty when the merge only added lines."""
+    diff = difflib.ndiff((old or b"").decode().splitlines(), (new or b"").decode().splitlines())
+    return [line[2:] for line in diff if line.startswith("- ")]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[LabState]:
+    with lab_of(online=len(CASES), restricted=0) as state:
+        yield state
+
+
+@pytest.fixture(scope="module")
+def runs(lab, host_exec, tmp_path_factory):
+    """Seed every host, run the deploy, note what containerd runs, run it again."""
+    shipped = {}
+    for host, (config, _) in CASES.items():
+        seed_file(lab, host_exec, host, "/etc/init.d/containerd", CONTAINERD_INIT.encode())
+        if config is not None:
+            seed_file(lab, host_exec, host, CONFIG, config)
+        shipped[host] = read_bytes(lab, host_exec, host, CONFIG)
+        run(
+            lab, host_exec, host, "chmod 755 /etc/init.d/containerd && /etc/init.d/containerd start"
+        )
+    before = {host: containerd_pid(lab, host_exec, host) for host in CASES}
+    settings = {host: data for host, (_, data) in CASES.items()}
+    inventory = write_inventory(tmp_path_factory.mktemp("inv") / "inventory.py", lab, settings, {})
+    first = pyinfra(inventory)
+    after_first = {host: containerd_pid(lab, host_exec, host) for host in CASES}
+    configs = {host: read_bytes(lab, host_exec, host, CONFIG) for host in CASES}
+    second = pyinfra(inventory)
+    return Runs(first, second, shipped, before, after_first, configs, inventory)
+
+
+def test_v2_and_v3_files_gain_the_runtime_and_keep_every_other_line(lab, host_exec, runs):
+    for host in MERGED:
+        assert host not in summary(runs.first), output(runs.first)
+        lost = lines_lost(runs.shipped[host], runs.configs[host])
+        # Only the default runtime, asked for on lab-online-2, may replace an operator line.
+        wanted = ['      default_runtime_name = "runc"'] if host == "lab-online-2" else []
+        assert lost == wanted, runs.configs[host]
+        assert runs.pid_after[host] != runs.pid_before[host], f"{host}: containerd not restarted"
+        mode = run(lab, host_exec, host, f"stat -c '%a %U' {CONFIG} {CONFIG}.gpu-docker-*.bak")
+        assert mode.splitlines() == ["644 root", "600 root"]
+    text = runs.configs["lab-online-2"].decode()
+    assert text.startswith("# Managed by the platform team: ask #infra before editing.\n")
+    assert "oom_score = -999  # keep containerd alive under memory pressure\n" in text
+
+
+def test_containerd_reads_the_runtime_and_runs_a_container_with_its_binary(lab, host_exec, runs):
+    for host in ("lab-online-1", "lab-online-2"):
+        config = dump(lab, host_exec, host)
+        assert '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia.options]' in config
+        assert f'BinaryName = "{BIN}"' in config
+    assert 'default_runtime_name = "nvidia"' in dump(lab, host_exec, "lab-online-2")
+    assert 'default_runtime_name = "runc"' in dump(lab, host_exec, "lab-online-1")
+    # The BinaryName containerd now holds starts a container through containerd's runc shim
+    # (the stand-in runtime hands over to runc: no GPU, but the path and shim are real).
+    # The native snapshotter: the lab's root is an overlay, which overlayfs cannot stack on.
+    ran = run(
+        lab,
+        host_exec,
+        "lab-online-1",
+        "tar -C / -ch usr/bin/true lib64/ld-linux-x86-64.so.2 lib/x86_64-linux-gnu/libc.so.6 "
+        f"| docker import - {PROBE} >/dev/null && docker save {PROBE} "
+        "| ctr -n gpu-docker-test image import --snapshotter native - >/dev/null && "
+        f"ctr -n gpu-docker-test run --rm --snapshotter native --runc-binary {BIN} docker.io/library/{PROBE}:latest "
+        "gd-probe /usr/bin/true && echo ran",
+    )
+    assert ran.endswith("ran")
+
+
+def test_both_engines_leave_docker_with_the_runtime_too(lab, host_exec, runs):
+    assert "nvidia" in (docker_runtimes(lab, host_exec, "lab-online-1") or [])
+    daemon = read_bytes(lab, host_exec, "lab-online-2", "/etc/docker/daemon.json")
+    assert daemon is None  # containerd only: daemon.json is not ours to write
+
+
+def test_version_1_is_refused_in_preflight_naming_the_file(lab, host_exec, runs):
+    host = "lab-online-4"
+    assert runs.configs[host] == V1 and runs.pid_after[host] == runs.pid_before[host]
+    (line,) = host_lines(runs.first, host)
+    assert line.startswith(f"gpu-docker: {CONFIG}: config version 1 is not supported"), line
+    assert dpkg_state(lab, host_exec, host)[0] == {}  # refused before anything was installed
+
+
+def test_a_file_containerd_rejects_is_left_untouched(lab, host_exec, runs):
+    host = "lab-online-5"
+    assert runs.configs[host] == REJECTED and runs.pid_after[host] == runs.pid_before[host]
+    (line,) = host_lines(runs.first, host)
+    assert f"containerd rejected the merged {CONFIG}" in line and "high" in line, line
+    assert "left untouched" in line
+    leftovers = run(lab, host_exec, host, "ls -a /etc/containerd")
+    assert leftovers.split() == [".", "..", "config.toml"]
+    assert sorted(summary(runs.first)) == ["lab-online-4", "lab-online-5"]
+
+
+def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
+    for host in MERGED:
+        assert read_bytes(lab, host_exec, host, CONFIG) == runs.configs[host]
+        assert containerd_pid(lab, host_exec, host) == runs.pid_after[host]
+    text = output(runs.second)
+    for op in ("Merge the nvidia runtime into containerd", "Apply to containerd"):
+        (row,) = [line for line in text.splitlines() if op in line and "Starting" not in line]
+        # hosts, success, error, no change: the three merged hosts are unchanged
+        assert row.split()[-4:] == ["3", "-", "-", "3"], row
+
+
+def test_preview_of_a_changed_config_shows_the_diff_and_restart(lab, host_exec, runs, run_pyinfra):
+    host = "lab-online-3"
+    seed_file(lab, host_exec, host, CONFIG, NODE_V3)
+    preview = run_pyinfra(
+        str(DEPLOY), "--dry", "--diff", "--limit", host, inventory=runs.inventory, yes=False
+    )
+    text = output(preview)
+    assert f"Will modify {CONFIG}" in text, text
+    assert "io.containerd.cri.v1.runtime'.containerd.runtimes.nvidia" in text
+    assert "containerd will be restarted" in text
+    assert read_bytes(lab, host_exec, host, CONFIG) == NODE_V3  # --dry touched nothing
