@@ -19,13 +19,13 @@ from pyinfra.api import deploy, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
-from gpu_docker import containerd_ops, operations, preflight, rollback_ops, summary
+from gpu_docker import cdi, cdi_ops, containerd_ops, operations, preflight, rollback_ops, summary
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
 from gpu_docker.containerd_ops import ContainerdFacts, ContainerdHost
-from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
+from gpu_docker.daemon_json import DaemonJsonError, deep_merge, parse, render_owned
 from gpu_docker.facts import (
     GpuDockerVerification,
     HostPreflight,
@@ -232,6 +232,11 @@ def converge(project_root: Path) -> None:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
 
+    docker_version = facts.docker.server_version if facts.docker else facts.dockerd_version
+    if settings.cdi and settings.uses_docker and not cdi.docker_supports_cdi(docker_version):
+        cdi_ops.warn_docker_too_old(docker_version)
+    owned = deep_merge(owned, cdi.daemon_json_owned(settings.cdi, docker_version))
+
     if settings.uses_docker and facts.docker is None:
         operations.start_docker(
             name="Start docker (it was not running)",
@@ -242,6 +247,8 @@ def converge(project_root: Path) -> None:
         installs = install_offline(settings, manifest)
     else:
         installs = install_online(settings)
+    if settings.cdi:
+        cdi_ops.cdi_spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
         _containerd(settings, containerd)
     if not settings.uses_docker:
@@ -272,6 +279,13 @@ def converge(project_root: Path) -> None:
         # step said so, and verifying docker before it would fail a host that is as asked.
         _if=lambda: settings.restart_strategy != "never" or not any(m.changed for m in changes),
     )
+    if settings.cdi and cdi.docker_supports_cdi(docker_version):
+        cdi_ops.verify_cdi(
+            name="Verify a CDI GPU container can run",
+            gpus=facts.gpus,
+            image=settings.smoke_test_image,
+            _if=lambda: settings.restart_strategy != "never" or not any(m.changed for m in changes),
+        )
 
 
 def _containerd(settings: Settings, containerd: ContainerdHost) -> None:
@@ -341,3 +355,4 @@ def rollback() -> None:
         rollback_ops.remove_packages(
             name="Remove the toolkit packages", packages=TOOLKIT_PACKAGES, pin=APT_PIN
         )
+        cdi_ops.remove_spec(name="Remove the CDI spec (it calls the removed toolkit's hook)")

@@ -207,6 +207,20 @@ class Settings:
         ),
     )
 
+    # CDI: see gpu_docker.cdi for why it is off by default.
+    cdi: bool = field(
+        default=False,
+        metadata=_doc(
+            "CDI devices (`docker run --device nvidia.com/gpu=all`): the spec "
+            "/etc/cdi/nvidia.yaml generated where a driver is (again only when the driver or "
+            "toolkit changed; by the toolkit's nvidia-cdi-refresh units where it has them), "
+            "`features.cdi` merged into daemon.json on docker 25+. Off by default: the pinned "
+            "1.17 toolkit cannot refresh the spec after a driver upgrade, and docker before 25 "
+            "cannot use it; `--gpus all` needs none of it.",
+            "CDI",
+        ),
+    )
+
     # Checks.
     require_driver: bool = field(
         default=True,

@@ -1,4 +1,5 @@
-"""The modern paths end to end (issue 13): containerd nodes, one lab, one run and a rerun.
+"""The modern paths end to end (issue 13): containerd nodes and CDI, one lab, one run and
+a rerun.
 
 Every case has its own host and settings in one temporary inventory; one pyinfra run
 converges them all, a second run must change nothing and restart nothing.
@@ -9,11 +10,20 @@ system containerd on /etc/containerd/config.toml, as a node's service does. Debi
 bookworm's containerd is 1.6: it reads version 2 files; a version 3 file (containerd 2.x)
 is merged and containerd 1.6 starts with it, but only unit tests and this merge prove v3,
 no containerd 2.x acts on it here.
+
+CDI: the lab has no GPU and no driver. Two hosts get a TEST FIXTURE ``nvidia-smi`` (below)
+that reports a driver version and lists no GPU, so what depends on the driver's version
+is tested for real: the spec (written by the stand-in ``nvidia-ctk cdi generate``, a
+fixture too) is generated once, kept on a rerun, and regenerated when the fixture's
+driver version changes. ``features.cdi`` is merged on docker 26 and refused with a message
+on docker 20.10. Not covered here: the nvidia-cdi-refresh units (the lab has no systemd;
+unit-tested) and ``docker run --device nvidia.com/gpu=all`` (no GPU).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +43,7 @@ from hosts_state import (
     summary,
     write_inventory,
 )
-from lab_docker import run
+from lab_docker import dockerd_pid, run
 
 from gpu_docker.lab.state import LabState
 
@@ -91,6 +101,19 @@ NODE_V3 = b"""version = 3
 V1 = b"[plugins.cri]\n  systemd_cgroup = false  # a version 1 file: no version key\n"
 REJECTED = b'version = 2\noom_score = "high"  # containerd wants a number\n'
 
+SPEC = "/etc/cdi/nvidia.yaml"
+STAMP = "/var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
+NVIDIA_SMI = """#!/bin/sh
+# gpu-docker TEST FIXTURE, not NVIDIA's nvidia-smi: reports driver {version} and lists no
+# GPU, so the lab can test what depends on the driver's version (the CDI spec).
+case "$*" in
+    *--query-gpu=driver_version*) echo "{version}" ;;
+esac
+exit 0
+"""
+CDI_OLD_DOCKER, CDI_DOCKER_26 = "lab-online-6", "lab-online-7"
+FEATURES = b'{\n  "log-level": "warn",\n  "features": {"buildkit": true}\n}\n'
+
 # host -> (starting config.toml, settings): None keeps the file Debian's package ships.
 CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
     "lab-online-1": (None, {"container_engine": "both"}),
@@ -101,6 +124,8 @@ CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
     "lab-online-3": (NODE_V3, {"container_engine": "containerd"}),
     "lab-online-4": (V1, {"container_engine": "containerd"}),
     "lab-online-5": (REJECTED, {"container_engine": "containerd"}),
+    CDI_OLD_DOCKER: (None, {"cdi": True}),
+    CDI_DOCKER_26: (None, {"cdi": True}),
 }
 MERGED = ("lab-online-1", "lab-online-2", "lab-online-3")
 
@@ -114,6 +139,8 @@ class Runs(NamedTuple):
     pid_before: dict[str, str]  # containerd's pid before the first run
     pid_after: dict[str, str]  # ... and after it
     configs: dict[str, bytes | None]  # config.toml after the first run
+    specs: dict[str, bytes | None]  # the CDI spec after the first run
+    dockerd: dict[str, str]  # dockerd's pid after the first run
     inventory: Path
 
 
@@ -135,7 +162,7 @@ def lines_lost(old: bytes | None, new: bytes | None) -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
-    with lab_of(online=len(CASES), restricted=0) as state:
+    with lab_of(online=len(CASES), restricted=0, trixie=1) as state:
         yield state
 
 
@@ -151,14 +178,24 @@ def runs(lab, host_exec, tmp_path_factory):
         run(
             lab, host_exec, host, "chmod 755 /etc/init.d/containerd && /etc/init.d/containerd start"
         )
+    for host in (CDI_OLD_DOCKER, CDI_DOCKER_26):
+        fixture = NVIDIA_SMI.format(version="550.54.15").encode()
+        seed_file(lab, host_exec, host, "/usr/local/bin/nvidia-smi", fixture)
+        run(lab, host_exec, host, "chmod 755 /usr/local/bin/nvidia-smi")
+    seed_file(lab, host_exec, CDI_DOCKER_26, "/etc/docker/daemon.json", FEATURES)
     before = {host: containerd_pid(lab, host_exec, host) for host in CASES}
     settings = {host: data for host, (_, data) in CASES.items()}
     inventory = write_inventory(tmp_path_factory.mktemp("inv") / "inventory.py", lab, settings, {})
     first = pyinfra(inventory)
     after_first = {host: containerd_pid(lab, host_exec, host) for host in CASES}
     configs = {host: read_bytes(lab, host_exec, host, CONFIG) for host in CASES}
+    specs = {host: read_bytes(lab, host_exec, host, SPEC) for host in CASES}
+    dockerd = {host: dockerd_pid(lab, host_exec, host) for host in CASES}
+    # A driver upgrade between the runs on one host: its spec is stale now.
+    bumped = NVIDIA_SMI.format(version="570.86.15").encode()
+    seed_file(lab, host_exec, CDI_OLD_DOCKER, "/usr/local/bin/nvidia-smi", bumped)
     second = pyinfra(inventory)
-    return Runs(first, second, shipped, before, after_first, configs, inventory)
+    return Runs(first, second, shipped, before, after_first, configs, specs, dockerd, inventory)
 
 
 def test_v2_and_v3_files_gain_the_runtime_and_keep_every_other_line(lab, host_exec, runs):
@@ -222,6 +259,7 @@ def test_a_file_containerd_rejects_is_left_untouched(lab, host_exec, runs):
     leftovers = run(lab, host_exec, host, "ls -a /etc/containerd")
     assert leftovers.split() == [".", "..", "config.toml"]
     assert sorted(summary(runs.first)) == ["lab-online-4", "lab-online-5"]
+    assert sorted(summary(runs.second)) == ["lab-online-4", "lab-online-5"]
 
 
 def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
@@ -246,3 +284,41 @@ def test_preview_of_a_changed_config_shows_the_diff_and_restart(lab, host_exec, 
     assert "io.containerd.cri.v1.runtime'.containerd.runtimes.nvidia" in text
     assert "containerd will be restarted" in text
     assert read_bytes(lab, host_exec, host, CONFIG) == NODE_V3  # --dry touched nothing
+
+
+def test_cdi_spec_is_generated_once_for_the_driver_and_toolkit(lab, host_exec, runs):
+    for host in (CDI_OLD_DOCKER, CDI_DOCKER_26):
+        spec = runs.specs[host]
+        assert spec is not None and b"gpu-docker TEST FIXTURE nvidia-ctk 1.17.8" in spec, host
+        stamp = run(lab, host_exec, host, f"cat {STAMP}")
+        assert stamp.startswith("driver=550.54.15 toolkit=NVIDIA Container Toolkit CLI version")
+        assert run(lab, host_exec, host, f"stat -c %a {SPEC}") == "644"
+    assert runs.specs["lab-online-1"] is None  # cdi off: no spec
+
+
+def test_cdi_rerun_keeps_a_current_spec_and_regenerates_a_stale_one(lab, host_exec, runs):
+    assert read_bytes(lab, host_exec, CDI_DOCKER_26, SPEC) == runs.specs[CDI_DOCKER_26]
+    regenerated = read_bytes(lab, host_exec, CDI_OLD_DOCKER, SPEC)
+    assert regenerated is not None and regenerated != runs.specs[CDI_OLD_DOCKER]
+    assert run(lab, host_exec, CDI_OLD_DOCKER, f"cat {STAMP}").startswith("driver=570.86.15 ")
+    lines = [line for line in output(runs.second).splitlines() if "CDI spec is stale" in line]
+    assert len(lines) == 1 and f"[{CDI_OLD_DOCKER}]" in lines[0], lines
+    # The spec is read per container: neither docker was restarted by the rerun.
+    for host in (CDI_OLD_DOCKER, CDI_DOCKER_26):
+        assert dockerd_pid(lab, host_exec, host) == runs.dockerd[host]
+
+
+def test_features_cdi_merged_on_docker_26_with_other_features_kept(lab, host_exec, runs):
+    daemon = json.loads(read_bytes(lab, host_exec, CDI_DOCKER_26, "/etc/docker/daemon.json"))
+    assert daemon["features"] == {"buildkit": True, "cdi": True}
+    assert daemon["log-level"] == "warn"
+    info = run(lab, host_exec, CDI_DOCKER_26, "docker info --format '{{json .CDISpecDirs}}'")
+    assert "/etc/cdi" in info
+
+
+def test_older_docker_is_told_why_it_gets_no_features_cdi(lab, host_exec, runs):
+    daemon = json.loads(read_bytes(lab, host_exec, CDI_OLD_DOCKER, "/etc/docker/daemon.json"))
+    assert "features" not in daemon
+    (line,) = host_lines(runs.first, CDI_OLD_DOCKER)
+    assert "cannot use CDI devices (features.cdi needs docker 25+)" in line, line
+    assert CDI_OLD_DOCKER not in summary(runs.first)
