@@ -19,7 +19,17 @@ from pyinfra.api import deploy, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import apt, files
 
-from gpu_docker import cdi, cdi_ops, containerd_ops, operations, preflight, rollback_ops, summary
+from gpu_docker import (
+    cdi,
+    cdi_ops,
+    containerd_ops,
+    nvml,
+    nvml_ops,
+    operations,
+    preflight,
+    rollback_ops,
+    summary,
+)
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -253,6 +263,7 @@ def converge(project_root: Path) -> None:
         _containerd(settings, containerd)
     if not settings.uses_docker:
         return
+    _nvml(settings)
     config = operations.daemon_json_merge(
         name="Merge the nvidia runtime into daemon.json",
         path=settings.daemon_json_path,
@@ -286,6 +297,19 @@ def converge(project_root: Path) -> None:
             image=settings.smoke_test_image,
             _if=lambda: settings.restart_strategy != "never" or not any(m.changed for m in changes),
         )
+
+
+def _nvml(settings: Settings) -> None:
+    """The NVML "Unknown Error" fix where docker's cgroup driver calls for it; the run
+    (and its preview) says which driver docker uses."""
+    found = host.get_fact(nvml_ops.NvmlFacts)
+    host.log(nvml.describe(settings.nvml_symlinks, found.cgroup_driver))
+    if not nvml.wanted(settings.nvml_symlinks, found.cgroup_driver):
+        return
+    _root_file(
+        "Install NVIDIA's udev rule for the /dev/char links", nvml.UDEV_RULE_PATH, nvml.UDEV_RULE
+    )
+    nvml_ops.dev_char_symlinks(name="Create the /dev/char links of the NVIDIA devices")
 
 
 def _containerd(settings: Settings, containerd: ContainerdHost) -> None:

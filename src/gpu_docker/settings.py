@@ -29,6 +29,7 @@ NVIDIA_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 InstallMethod = Literal["apt", "offline"]
 RestartStrategy = Literal["restart", "reload", "never"]
 ContainerEngine = Literal["docker", "containerd", "both"]
+NvmlSymlinks = Literal["auto", "on", "off"]
 
 # Host data keys owned by pyinfra and its connectors, never by this project.
 _FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", "vagrant_")
@@ -218,6 +219,18 @@ class Settings:
             "1.17 toolkit cannot refresh the spec after a driver upgrade, and docker before 25 "
             "cannot use it; `--gpus all` needs none of it.",
             "CDI",
+        ),
+    )
+
+    # NVML "Unknown Error" mitigation: see gpu_docker.nvml.
+    nvml_symlinks: NvmlSymlinks = field(
+        default="auto",
+        metadata=_doc(
+            "`/dev/char` links for the NVIDIA devices (`nvidia-ctk system "
+            "create-dev-char-symlinks --create-all`) and NVIDIA's udev rule, against "
+            '"Failed to initialize NVML: Unknown Error" after `systemctl daemon-reload`. '
+            "`auto`: only where docker uses the systemd cgroup driver (the one affected).",
+            "NVML",
         ),
     )
 

@@ -18,6 +18,9 @@ fixture too) is generated once, kept on a rerun, and regenerated when the fixtur
 driver version changes. ``features.cdi`` is merged on docker 26 and refused with a message
 on docker 20.10. Not covered here: the nvidia-cdi-refresh units (the lab has no systemd;
 unit-tested) and ``docker run --device nvidia.com/gpu=all`` (no GPU).
+
+NVML: lab dockers use the cgroupfs driver; ``nvml_symlinks=on`` on one host writes the udev
+rule (no /dev/nvidia* nodes to link: said), ``auto`` elsewhere writes nothing and says why.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
     "lab-online-4": (V1, {"container_engine": "containerd"}),
     "lab-online-5": (REJECTED, {"container_engine": "containerd"}),
     CDI_OLD_DOCKER: (None, {"cdi": True}),
-    CDI_DOCKER_26: (None, {"cdi": True}),
+    CDI_DOCKER_26: (None, {"cdi": True, "nvml_symlinks": "on"}),
 }
 MERGED = ("lab-online-1", "lab-online-2", "lab-online-3")
 
@@ -140,6 +143,7 @@ class Runs(NamedTuple):
     pid_after: dict[str, str]  # ... and after it
     configs: dict[str, bytes | None]  # config.toml after the first run
     specs: dict[str, bytes | None]  # the CDI spec after the first run
+    stamps: dict[str, bytes | None]  # what it was generated for
     dockerd: dict[str, str]  # dockerd's pid after the first run
     inventory: Path
 
@@ -190,12 +194,15 @@ def runs(lab, host_exec, tmp_path_factory):
     after_first = {host: containerd_pid(lab, host_exec, host) for host in CASES}
     configs = {host: read_bytes(lab, host_exec, host, CONFIG) for host in CASES}
     specs = {host: read_bytes(lab, host_exec, host, SPEC) for host in CASES}
+    stamps = {host: read_bytes(lab, host_exec, host, STAMP) for host in CASES}
     dockerd = {host: dockerd_pid(lab, host_exec, host) for host in CASES}
     # A driver upgrade between the runs on one host: its spec is stale now.
     bumped = NVIDIA_SMI.format(version="570.86.15").encode()
     seed_file(lab, host_exec, CDI_OLD_DOCKER, "/usr/local/bin/nvidia-smi", bumped)
     second = pyinfra(inventory)
-    return Runs(first, second, shipped, before, after_first, configs, specs, dockerd, inventory)
+    return Runs(
+        first, second, shipped, before, after_first, configs, specs, stamps, dockerd, inventory
+    )
 
 
 def test_v2_and_v3_files_gain_the_runtime_and_keep_every_other_line(lab, host_exec, runs):
@@ -267,10 +274,18 @@ def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
         assert read_bytes(lab, host_exec, host, CONFIG) == runs.configs[host]
         assert containerd_pid(lab, host_exec, host) == runs.pid_after[host]
     text = output(runs.second)
-    for op in ("Merge the nvidia runtime into containerd", "Apply to containerd"):
-        (row,) = [line for line in text.splitlines() if op in line and "Starting" not in line]
-        # hosts, success, error, no change: the three merged hosts are unchanged
-        assert row.split()[-4:] == ["3", "-", "-", "3"], row
+    # Hosts, success, error, no change: the three merged hosts are unchanged; the file
+    # containerd rejects fails the merge again (lab-online-5), nothing runs past it.
+    rows = {
+        "Merge the nvidia runtime into containerd": ["4", "-", "1", "3"],
+        "Apply to containerd": ["3", "-", "-", "3"],
+        "Install NVIDIA's udev rule": ["1", "-", "-", "1"],
+    }
+    for op, counts in rows.items():
+        (row,) = [
+            line for line in text.splitlines() if line.strip().startswith(f"gpu-docker | {op}")
+        ]
+        assert row.split()[-4:] == counts, row
 
 
 def test_preview_of_a_changed_config_shows_the_diff_and_restart(lab, host_exec, runs, run_pyinfra):
@@ -290,8 +305,8 @@ def test_cdi_spec_is_generated_once_for_the_driver_and_toolkit(lab, host_exec, r
     for host in (CDI_OLD_DOCKER, CDI_DOCKER_26):
         spec = runs.specs[host]
         assert spec is not None and b"gpu-docker TEST FIXTURE nvidia-ctk 1.17.8" in spec, host
-        stamp = run(lab, host_exec, host, f"cat {STAMP}")
-        assert stamp.startswith("driver=550.54.15 toolkit=NVIDIA Container Toolkit CLI version")
+        stamp = runs.stamps[host] or b""
+        assert stamp.startswith(b"driver=550.54.15 toolkit=NVIDIA Container Toolkit CLI version")
         assert run(lab, host_exec, host, f"stat -c %a {SPEC}") == "644"
     assert runs.specs["lab-online-1"] is None  # cdi off: no spec
 
@@ -322,3 +337,19 @@ def test_older_docker_is_told_why_it_gets_no_features_cdi(lab, host_exec, runs):
     (line,) = host_lines(runs.first, CDI_OLD_DOCKER)
     assert "cannot use CDI devices (features.cdi needs docker 25+)" in line, line
     assert CDI_OLD_DOCKER not in summary(runs.first)
+
+
+def test_nvml_rule_where_asked_and_the_cgroup_driver_named(lab, host_exec, runs):
+    rule = read_bytes(lab, host_exec, CDI_DOCKER_26, "/etc/udev/rules.d/71-nvidia-dev-char.rules")
+    assert rule is not None
+    assert b'RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"' in rule
+    # No /dev/nvidia* in the lab: nothing to link, and the run says so.
+    text = output(runs.first)
+    assert f"[{CDI_DOCKER_26}] docker uses the cgroupfs cgroup driver: /dev/char links" in text
+    assert "no /dev/nvidia* device nodes" in text
+    # auto on a cgroupfs docker: no rule, and the reason.
+    assert (
+        read_bytes(lab, host_exec, "lab-online-1", "/etc/udev/rules.d/71-nvidia-dev-char.rules")
+        is None
+    )
+    assert "[lab-online-1] docker uses the cgroupfs cgroup driver: no NVML symlinks needed" in text
