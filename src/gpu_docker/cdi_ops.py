@@ -60,8 +60,8 @@ def cdi_spec(spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH):
         return
     host.log(why)
     if action == "refresh-units":
-        yield "systemctl enable --now nvidia-cdi-refresh.path"
-        yield "systemctl start nvidia-cdi-refresh.service"
+        yield StringCommand("systemctl", "enable", "--now", "nvidia-cdi-refresh.path")
+        yield StringCommand("systemctl", "start", "nvidia-cdi-refresh.service")
         return
     yield sh.command("cdi_generate", spec, stamp, cdi.stamp_for(facts.driver, facts.toolkit))
 
