@@ -22,12 +22,25 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.operations import apt, files
 
-from gpu_docker import fleet_report, operations, preflight, rollback_ops, summary, toolkit
+from gpu_docker import (
+    cdi,
+    cdi_ops,
+    containerd_ops,
+    fleet_report,
+    nvml,
+    nvml_ops,
+    operations,
+    preflight,
+    rollback_ops,
+    summary,
+    toolkit,
+)
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
-from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
+from gpu_docker.containerd_ops import ContainerdFacts, ContainerdHost
+from gpu_docker.daemon_json import DaemonJsonError, deep_merge, parse, render_owned
 from gpu_docker.facts import (
     HostPreflight,
     InstalledPackages,
@@ -240,14 +253,22 @@ def converge(project_root: Path | None = None) -> None:
         )
     except DaemonJsonError as exc:
         issues.append(str(exc))
-    unmergeable = _daemon_json_problem(settings.daemon_json_path)
+    unmergeable = _daemon_json_problem(settings.daemon_json_path) if settings.uses_docker else None
     if unmergeable:
         issues.append(unmergeable)
+    if settings.uses_containerd:
+        containerd = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+        issues += containerd_ops.problems(settings, containerd)
     if issues:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
 
-    if facts.docker is None:
+    docker_version = facts.docker.server_version if facts.docker else facts.dockerd_version
+    if settings.cdi and settings.uses_docker and not cdi.docker_supports_cdi(docker_version):
+        cdi_ops.warn_docker_too_old(docker_version)
+    owned = deep_merge(owned, cdi.daemon_json_owned(settings.cdi, docker_version))
+
+    if settings.uses_docker and facts.docker is None:
         operations.start_docker(
             name="Start docker (it was not running)",
             init=facts.init,
@@ -257,6 +278,13 @@ def converge(project_root: Path | None = None) -> None:
         installs = install_offline(settings, manifest)
     else:
         installs = install_online(settings)
+    if settings.cdi:
+        cdi_ops.cdi_spec(name="Generate the CDI spec if it is missing or stale")
+    if settings.uses_containerd:
+        _containerd(settings, containerd, backup)
+    if not settings.uses_docker:
+        return
+    _nvml(settings)
     config = operations.daemon_json_merge(
         name="Merge the nvidia runtime into daemon.json",
         path=settings.daemon_json_path,
@@ -283,6 +311,38 @@ def converge(project_root: Path | None = None) -> None:
         runtime_name=settings.runtime_name,
         smoke_test_image=settings.smoke_test_image,
         packages=toolkit.PACKAGES,
+    )
+
+
+def _nvml(settings: Settings) -> None:
+    """The NVML "Unknown Error" fix where docker's cgroup driver calls for it; the run
+    (and its preview) says which driver docker uses."""
+    found = host.get_fact(nvml_ops.NvmlFacts)
+    host.log(nvml.describe(settings.nvml_symlinks, found.cgroup_driver))
+    if not nvml.wanted(settings.nvml_symlinks, found.cgroup_driver):
+        return
+    _root_file(
+        "Install NVIDIA's udev rule for the /dev/char links", nvml.UDEV_RULE_PATH, nvml.UDEV_RULE
+    )
+    nvml_ops.dev_char_symlinks(name="Create the /dev/char links of the NVIDIA devices")
+
+
+def _containerd(settings: Settings, containerd: ContainerdHost, backup: str) -> None:
+    """The runtime merged into containerd's config.toml, containerd restarted if it changed.
+
+    The shim starts the runtime per container, so a new toolkit alone needs no restart.
+    """
+    config = containerd_ops.config_merge(
+        name="Merge the nvidia runtime into containerd's config.toml",
+        settings=settings,
+        backup=backup,
+    )
+    containerd_ops.apply_to_containerd(
+        name=f"Apply to containerd ({settings.restart_strategy} if its config changed)",
+        changes=[config],
+        settings=settings,
+        backup=backup,
+        service=containerd.service,
     )
 
 
@@ -349,3 +409,4 @@ def rollback() -> None:
         rollback_ops.remove_packages(
             name="Remove the toolkit packages", packages=toolkit.PACKAGES, pin=toolkit.APT_PIN
         )
+        cdi_ops.remove_spec(name="Remove the CDI spec (it calls the removed toolkit's hook)")

@@ -38,7 +38,9 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             "no NVIDIA driver (no working nvidia-smi, no /proc/driver/nvidia/version); "
             "install the driver first, or set require_driver=False to bake an image"
         )
-    if not facts.dockerd_version or "docker" not in facts.tools:
+    if not settings.uses_docker:
+        pass  # a containerd-only node: gpu_docker.containerd_ops checks containerd
+    elif not facts.dockerd_version or "docker" not in facts.tools:
         found.append("docker is not installed (no dockerd/docker on PATH)")
     elif facts.docker is None and not settings.start_docker:
         found.append(

@@ -30,6 +30,8 @@ NVIDIA_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 
 InstallMethod = Literal["apt", "offline"]
 RestartStrategy = Literal["restart", "reload", "never"]
+ContainerEngine = Literal["docker", "containerd", "both"]
+NvmlSymlinks = Literal["auto", "on", "off"]
 
 # Host data keys owned by pyinfra and its connectors, never by this project.
 _FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", "vagrant_")
@@ -182,6 +184,58 @@ class Settings:
         ),
     )
 
+    # containerd (Kubernetes nodes, nerdctl): see gpu_docker.containerd.
+    container_engine: ContainerEngine = field(
+        default="docker",
+        metadata=_doc(
+            "Which engine gets the runtime: `docker` (daemon.json), `containerd` "
+            "(its config.toml; docker not needed) or `both`.",
+            "containerd",
+        ),
+    )
+    containerd_config_path: str = field(
+        default="/etc/containerd/config.toml",
+        metadata=_doc(
+            "containerd's config (versions 2 and 3 merged; version 1 refused). A missing "
+            "file is created with the installed containerd's default version.",
+            "containerd",
+        ),
+    )
+    containerd_default_runtime: bool = field(
+        default=False,
+        metadata=_doc(
+            "Also make the runtime containerd's CRI `default_runtime_name` (off: an existing "
+            "value is kept).",
+            "containerd",
+        ),
+    )
+
+    # CDI: see gpu_docker.cdi for why it is off by default.
+    cdi: bool = field(
+        default=False,
+        metadata=_doc(
+            "CDI devices (`docker run --device nvidia.com/gpu=all`): the spec "
+            "/etc/cdi/nvidia.yaml generated where a driver is (again only when the driver or "
+            "toolkit changed; by the toolkit's nvidia-cdi-refresh units where it has them), "
+            "`features.cdi` merged into daemon.json on docker 25+. Off by default: the pinned "
+            "1.17 toolkit cannot refresh the spec after a driver upgrade, and docker before 25 "
+            "cannot use it; `--gpus all` needs none of it.",
+            "CDI",
+        ),
+    )
+
+    # NVML "Unknown Error" mitigation: see gpu_docker.nvml.
+    nvml_symlinks: NvmlSymlinks = field(
+        default="auto",
+        metadata=_doc(
+            "`/dev/char` links for the NVIDIA devices (`nvidia-ctk system "
+            "create-dev-char-symlinks --create-all`) and NVIDIA's udev rule, against "
+            '"Failed to initialize NVML: Unknown Error" after `systemctl daemon-reload`. '
+            "`auto`: only where docker uses the systemd cgroup driver (the one affected).",
+            "NVML",
+        ),
+    )
+
     # Checks.
     require_driver: bool = field(
         default=True,
@@ -229,6 +283,16 @@ class Settings:
     def deb_version(self) -> str:
         """The Debian version of every package (`1.17.8-1`): NVIDIA's debs carry revision 1."""
         return toolkit.deb_version(self.toolkit_version)
+
+    @property
+    def uses_docker(self) -> bool:
+        """docker gets the runtime (and must be installed)."""
+        return self.container_engine in ("docker", "both")
+
+    @property
+    def uses_containerd(self) -> bool:
+        """containerd's config.toml gets the runtime."""
+        return self.container_engine in ("containerd", "both")
 
     @property
     def upstream_version(self) -> str:
@@ -336,7 +400,12 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
             "rollback_backup",
             f"{backup!r} is neither 'latest' nor a stamp like 20250131T120000Z",
         )
-    for key in ("daemon_json_path", "remote_cache_dir", "apt_keyring_path"):
+    for key in (
+        "daemon_json_path",
+        "remote_cache_dir",
+        "apt_keyring_path",
+        "containerd_config_path",
+    ):
         if key in values and not values[key].startswith("/"):
             raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
     for key in ("apt_repo_url", "apt_key_url"):

@@ -17,10 +17,18 @@ from typing import Any
 import pytest
 from pyinfra.api import FactBase, StringCommand
 
-from gpu_docker import dockerd_gpus, facts, rollback_ops, verification
+from gpu_docker import (
+    cdi_ops,
+    containerd_ops,
+    dockerd_gpus,
+    facts,
+    nvml_ops,
+    rollback_ops,
+    verification,
+)
 
 CASES = Path(__file__).parent
-MODULES = (facts, rollback_ops, verification, dockerd_gpus)
+MODULES = (facts, rollback_ops, verification, dockerd_gpus, containerd_ops, cdi_ops, nvml_ops)
 
 
 def _fact_class(name: str) -> type[FactBase[Any]]:

@@ -119,6 +119,19 @@ def test_nvidia_ctk_config_writes_the_config_file_like_the_postinst_needs(
     assert _run(unpacked / "usr/bin/nvidia-ctk", "runtime", "configure").returncode == 0
 
 
+def test_nvidia_ctk_cdi_generate_writes_a_spec_labelled_as_a_fixture(
+    unpacked: Path, tmp_path: Path
+) -> None:
+    spec = tmp_path / "nvidia.yaml"
+    generate = ("cdi", "generate", f"--output={spec}")
+    assert _run(unpacked / "usr/bin/nvidia-ctk", *generate).returncode == 0
+    first = spec.read_text()
+    assert first.startswith("# Written by the gpu-docker TEST FIXTURE nvidia-ctk 1.17.8")
+    assert "kind: nvidia.com/gpu" in first and "- name: all" in first
+    assert _run(unpacked / "usr/bin/nvidia-ctk", *generate).returncode == 0
+    assert spec.read_text() != first  # stamped with the time: a regeneration shows
+
+
 def test_base_postinst_runs_nvidia_ctk_config(tmp_path: Path) -> None:
     base = build_standin_debs("1.17.8", "amd64", tmp_path)[2]
     control_dir = tmp_path / "control"

@@ -55,9 +55,12 @@ exit 0
 _CTK = """#!/bin/sh
 # gpu-docker TEST FIXTURE standing in for NVIDIA's nvidia-ctk.
 # --version prints a version; `config --config-file=F --in-place` creates F when missing
-# (as the real base package's postinst relies on); anything else exits 0 quietly.
+# (as the real base package's postinst relies on); `cdi generate --output=F` writes a
+# plausible CDI spec naming no real device; anything else exits 0 quietly.
 config_file=""
 is_config=""
+is_cdi=""
+output=""
 for arg in "$@"; do
   case "$arg" in
     --version|-v)
@@ -65,9 +68,42 @@ for arg in "$@"; do
       exit 0
       ;;
     config) is_config=1 ;;
+    cdi) is_cdi=1 ;;
     --config-file=*) config_file="${{arg#--config-file=}}" ;;
+    --output=*) output="${{arg#--output=}}" ;;
   esac
 done
+if [ -n "$is_cdi" ] && [ -n "$output" ]; then
+  # The generation time makes every spec's bytes differ: a rerun that regenerates shows.
+  cat > "$output" <<SPEC
+# Written by the gpu-docker TEST FIXTURE nvidia-ctk {version}, not by NVIDIA's tool:
+# no device below is real. Generated at $(date -u +%Y-%m-%dT%H:%M:%S.%NZ).
+---
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia0
+- name: all
+  containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia0
+containerEdits:
+  env:
+  - NVIDIA_VISIBLE_DEVICES=void
+  deviceNodes:
+  - path: /dev/nvidiactl
+  hooks:
+  - hookName: createContainer
+    path: /usr/bin/nvidia-cdi-hook
+    args:
+    - nvidia-cdi-hook
+    - update-ldcache
+SPEC
+  exit 0
+fi
 if [ -n "$is_config" ] && [ -n "$config_file" ] && [ ! -e "$config_file" ]; then
   mkdir -p "$(dirname "$config_file")"
   cat > "$config_file" <<'EOF'

@@ -1,0 +1,78 @@
+"""CDI (Container Device Interface): NVIDIA's device spec and docker's ``features.cdi``.
+
+With a spec at /etc/cdi/nvidia.yaml (``nvidia-ctk cdi generate``) and ``features.cdi`` on
+(docker 25+), ``docker run --device nvidia.com/gpu=all`` gets the GPUs without the legacy
+hook; without the flag docker 26 answers ``could not select device driver "cdi"``. The
+spec names the driver's files by version, so a driver or toolkit upgrade makes it stale:
+it is regenerated when either changed since it was written (recorded in a stamp file),
+and never otherwise. Toolkits 1.18+ ship ``nvidia-cdi-refresh`` systemd units that
+regenerate it on driver changes themselves; where they exist they are enabled instead.
+
+Why ``cdi`` is off by default: the pinned toolkit (1.17) has no refresh units, so a driver
+upgrade between runs leaves a stale spec that breaks CDI containers until the next run;
+Debian 12's docker (20.10) cannot use CDI at all; and ``--gpus all`` works without it.
+Turn it on where docker is 25+ (best with toolkit 1.18+).
+
+Plain functions; the pyinfra side is :mod:`gpu_docker.cdi_ops`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SPEC_PATH = "/etc/cdi/nvidia.yaml"
+# What the spec was generated for, outside /etc/cdi (which CDI loaders scan).
+STAMP_PATH = "/var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
+FIRST_CDI_DOCKER = (25, 0)
+
+
+@dataclass(frozen=True)
+class CdiHost:
+    """What decides the spec: the driver, the installed toolkit, the spec and its stamp."""
+
+    driver: str
+    toolkit: str
+    spec_exists: bool
+    stamp: str
+    refresh_units: bool
+    refresh_enabled: bool
+
+
+def stamp_for(driver: str, toolkit: str) -> str:
+    """The one-line record of what a spec is generated for."""
+    return f"driver={driver.strip()} toolkit={toolkit.strip()}"
+
+
+def spec_action(facts: CdiHost) -> tuple[str, str]:
+    """``(action, why)``: ``none``, ``generate`` or ``refresh-units``."""
+    if not facts.driver:
+        return "none", "no NVIDIA driver: no CDI spec to generate (it needs the driver's files)"
+    if facts.refresh_units:
+        if facts.refresh_enabled and facts.spec_exists:
+            return "none", "nvidia-cdi-refresh keeps the CDI spec current"
+        return "refresh-units", "the toolkit's nvidia-cdi-refresh units generate the CDI spec"
+    wanted = stamp_for(facts.driver, facts.toolkit)
+    if not facts.spec_exists:
+        return "generate", f"no CDI spec yet ({wanted})"
+    if facts.stamp != wanted:
+        was = facts.stamp or "unknown versions"
+        return "generate", f"CDI spec is stale: generated for {was}, now {wanted}"
+    return "none", f"CDI spec is current ({wanted})"
+
+
+def docker_version(text: str) -> tuple[int, int] | None:
+    """``(major, minor)`` from ``26.1.5`` or ``Docker version 20.10.24+dfsg1, build ...``."""
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def docker_supports_cdi(text: str) -> bool:
+    """Docker 25+ reads ``features.cdi``; older dockerd knows no CDI."""
+    version = docker_version(text)
+    return version is not None and version >= FIRST_CDI_DOCKER
+
+
+def daemon_json_owned(enabled: bool, docker: str) -> dict[str, object]:
+    """What CDI adds to daemon.json: ``features.cdi`` where docker can use it."""
+    return {"features": {"cdi": True}} if enabled and docker_supports_cdi(docker) else {}

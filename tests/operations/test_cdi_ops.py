@@ -1,0 +1,56 @@
+"""What the CDI operations yield: generate only a missing or stale spec, units where they exist."""
+
+from gpu_docker.cdi import CdiHost, stamp_for
+from gpu_docker.cdi_ops import CdiFacts, cdi_spec, remove_spec
+
+CTK = "NVIDIA Container Toolkit CLI version 1.17.8"
+
+
+def facts(**kwargs):
+    values = {
+        "driver": "550.54.15",
+        "toolkit": CTK,
+        "spec_exists": True,
+        "stamp": stamp_for("550.54.15", CTK),
+        "refresh_units": False,
+        "refresh_enabled": False,
+    }
+    return {CdiFacts: CdiHost(**(values | kwargs))}
+
+
+def test_current_spec_generates_nothing(run_op):
+    commands, host = run_op(cdi_spec, facts())
+    assert commands == [] and host.noops[0].startswith("CDI spec is current")
+
+
+def test_stale_spec_is_generated_with_its_new_stamp(run_op):
+    commands, host = run_op(cdi_spec, facts(driver="570.86.15"))
+    (command,) = commands
+    assert "nvidia-ctk cdi generate" in command
+    assert command.endswith(
+        "gpu-docker /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for "
+        f"'driver=570.86.15 toolkit={CTK}'"
+    )
+    assert host.logs[0].startswith("CDI spec is stale: generated for driver=550.54.15")
+
+
+def test_refresh_units_are_enabled_instead(run_op):
+    commands, _ = run_op(cdi_spec, facts(refresh_units=True, spec_exists=False))
+    assert commands == [
+        "systemctl enable --now nvidia-cdi-refresh.path",
+        "systemctl start nvidia-cdi-refresh.service",
+    ]
+
+
+def test_rollback_removes_spec_and_stamp_only_when_present(run_op):
+    commands, _ = run_op(remove_spec, facts())
+    assert commands == [
+        "rm -f /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
+    ]
+    commands, host = run_op(remove_spec, facts(spec_exists=False, stamp=""))
+    assert commands == [] and host.noops == ["no CDI spec"]
+
+
+def test_fact_reads_the_script_output():
+    found = CdiFacts().process(["driver=550.54.15", f"toolkit={CTK}", "spec=1", "refresh=1"])
+    assert found == CdiHost("550.54.15", CTK, True, "", True, False)

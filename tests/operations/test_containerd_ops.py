@@ -1,0 +1,108 @@
+"""What the containerd operations yield for a host state: commands, or why none."""
+
+from gpu_docker.containerd_ops import (
+    ContainerdFacts,
+    ContainerdHost,
+    apply_to_containerd,
+    config_merge,
+    problems,
+)
+from gpu_docker.settings import load_settings
+
+SETTINGS = load_settings("h", {"container_engine": "containerd"})
+MERGED = (
+    'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia]\n'
+    'runtime_type = "io.containerd.runc.v2"\n\n'
+    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia.options]\n'
+    'BinaryName = "/usr/bin/nvidia-container-runtime"\n'
+)
+
+
+def facts(text, version="containerd 1.6.20", service="systemd"):
+    target = "/etc/containerd/config.toml"
+    return {ContainerdFacts: ContainerdHost(version, service, target, text)}
+
+
+class Changed:
+    changed = True
+
+
+def test_config_with_the_runtime_is_left_alone(run_op):
+    commands, host = run_op(config_merge, facts(MERGED), settings=SETTINGS, backup=".b")
+    assert commands == []
+    assert host.noops == ["/etc/containerd/config.toml already has the nvidia runtime"]
+
+
+def test_new_config_is_checked_by_containerd_before_it_is_swapped_in(run_op):
+    commands, host = run_op(config_merge, facts("version = 2\n"), settings=SETTINGS, backup=".b")
+    assert commands[0] == "mkdir -p /etc/containerd"
+    assert commands[1][0] == "_upload_beside"
+    assert "BinaryName" in commands[1][1]
+    temp = "/etc/containerd/.config.toml.gpu-docker.tmp"
+    assert commands[2].endswith(f"gpu-docker {temp} /etc/containerd/config.toml")
+    assert "config dump" in commands[2]
+    assert commands[3].endswith(
+        f"gpu-docker {temp} /etc/containerd/config.toml /etc/containerd/config.toml.b"
+    )
+    assert host.logs[0] == "Will modify /etc/containerd/config.toml"
+
+
+def test_unmergeable_config_fails_the_host_naming_the_file(run_op):
+    commands, _ = run_op(config_merge, facts("[plugins.cri]\n"), settings=SETTINGS, backup=".b")
+    (command,) = commands
+    assert "gpu-docker: /etc/containerd/config.toml: config version 1 is not supported" in command
+
+
+def test_preflight_names_a_missing_containerd_or_service():
+    assert problems(SETTINGS, ContainerdHost("", "", "/c", None)) == [
+        "containerd is not installed (no containerd on PATH); set container_engine"
+    ]
+    (found,) = problems(SETTINGS, ContainerdHost("containerd 1.6", "", "/c", None))
+    assert "no systemd unit and no /etc/init.d/containerd" in found
+    assert problems(SETTINGS, ContainerdHost("containerd 1.6", "initd", "/c", None)) == []
+
+
+def test_no_change_no_restart(run_op):
+    class Unchanged:
+        changed = False
+
+    commands, host = run_op(
+        apply_to_containerd,
+        facts(MERGED),
+        changes=[Unchanged()],
+        settings=SETTINGS,
+        backup=".b",
+        service="systemd",
+    )
+    assert commands == []
+    assert host.noops == ["nothing changed: containerd left running"]
+
+
+def test_restart_waits_on_the_configured_socket(run_op):
+    text = MERGED + '[grpc]\naddress = "/run/k8s/containerd.sock"\n'
+    commands, _ = run_op(
+        apply_to_containerd,
+        facts(text),
+        changes=[Changed()],
+        settings=SETTINGS,
+        backup=".b",
+        service="initd",
+    )
+    (command,) = commands
+    assert command.endswith(
+        "gpu-docker /etc/containerd/config.toml .b /run/k8s/containerd.sock 60 initd"
+    )
+
+
+def test_restart_strategy_never_only_reports_it_pending(run_op):
+    never = load_settings("h", {"container_engine": "containerd", "restart_strategy": "never"})
+    commands, host = run_op(
+        apply_to_containerd,
+        facts(MERGED),
+        changes=[Changed()],
+        settings=never,
+        backup=".b",
+        service="systemd",
+    )
+    assert commands == []
+    assert host.logs == ["gpu-docker: containerd restart pending (restart_strategy=never)"]
