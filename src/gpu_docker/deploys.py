@@ -15,11 +15,11 @@ from io import StringIO
 from pathlib import Path
 
 from pyinfra import host, state
-from pyinfra.api import deploy, operation
+from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import apt, files
+from pyinfra.operations import files
 
-from gpu_docker import operations, preflight, rollback_ops, summary
+from gpu_docker import apt_ops, dpkg_guard, operations, preflight, rollback_ops, summary
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -28,7 +28,6 @@ from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
 from gpu_docker.facts import (
     GpuDockerVerification,
     HostPreflight,
-    InstalledPackages,
     Preflight,
     RemoteFileText,
 )
@@ -116,27 +115,6 @@ def apt_pin(settings: Settings) -> str:
     )
 
 
-@operation()
-def apt_refresh(changes: list[OperationMeta], wanted: dict[str, str], cache_time: int):
-    """
-    Run ``apt-get update`` only when the source or key changed, or packages are due and the
-    cache is older than ``cache_time``.
-
-    + changes: the key and source operations
-    + wanted: package -> deb version the install will ask for
-    + cache_time: seconds a package index stays fresh enough to install from
-    """
-    if any(meta.changed for meta in changes):
-        yield from apt.update._inner()
-        yield f"touch {apt.APT_UPDATE_FILENAME}"
-        return
-    installed = host.get_fact(InstalledPackages, packages=tuple(wanted))
-    if all(installed.get(name) == version for name, version in wanted.items()):
-        host.noop("packages already at the pinned version: no apt-get update")
-        return
-    yield from apt.update._inner(cache_time=cache_time)
-
-
 def _root_file(name: str, dest: str, content: str) -> OperationMeta:
     """A small config file we own: root-owned, 0644, diffed in previews."""
     return files.put(
@@ -146,27 +124,33 @@ def _root_file(name: str, dest: str, content: str) -> OperationMeta:
 
 @deploy("Install NVIDIA Container Toolkit (apt)")
 def install_online(settings: Settings) -> list[OperationMeta]:
-    """Pinned keyring, signed-by source, version pin, then the four packages at the pin."""
-    key = operations.apt_keyring(
-        name="Install the repository key (fingerprint checked)",
-        url=settings.apt_key_url,
+    """NVIDIA's source (probed first), version pin, then the four packages at the pin."""
+    repository = apt_ops.apt_repository(
+        name="Add the toolkit apt source (tried on its own first, key fingerprint checked)",
+        key_url=settings.apt_key_url,
         fingerprint=settings.apt_key_fingerprint,
-        path=settings.apt_keyring_path,
+        keyring=settings.apt_keyring_path,
+        repo_url=settings.apt_repo_url,
+        list_path=SOURCE_LIST,
+        line=source_line(settings).rstrip("\n"),
+        backup=_RUN_BACKUP,
     )
-    source = _root_file("Add the toolkit apt source", SOURCE_LIST, source_line(settings))
     _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
     wanted = {name: settings.deb_version for name in TOOLKIT_PACKAGES}
-    apt_refresh(
-        name="Refresh the apt index if needed",
-        changes=[key, source],
+    lock = dpkg_guard.lock_wait(settings.dpkg_lock_timeout)
+    apt_ops.apt_refresh(
+        name="Refresh NVIDIA's apt source if needed",
+        changes=[repository],
         wanted=wanted,
         cache_time=settings.apt_cache_valid_seconds,
+        list_path=SOURCE_LIST,
+        lock_wait=lock,
     )
-    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
-    packages = apt.packages(
+    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any", lock_wait=lock)
+    packages = dpkg_guard.install_apt(
         name=f"Install the toolkit packages at {settings.deb_version}",
-        packages=[f"{name}={version}" for name, version in wanted.items()],
-        extra_install_args="--allow-downgrades",
+        versions=wanted,
+        lock_timeout=settings.dpkg_lock_timeout,
     )
     return [packages]
 
@@ -175,11 +159,13 @@ def install_online(settings: Settings) -> list[OperationMeta]:
 def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
     """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
     _root_file("Pin the toolkit packages to the version", APT_PIN, apt_pin(settings))
-    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
-    packages = operations.install_bundle(
+    lock = dpkg_guard.lock_wait(settings.dpkg_lock_timeout)
+    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any", lock_wait=lock)
+    packages = dpkg_guard.install_bundle(
         name=f"Install the bundle {manifest.version}/{manifest.arch} with dpkg",
         entries=manifest.entries,
         remote_dir=f"{settings.remote_cache_dir}/{manifest.version}/{manifest.arch}",
+        lock_timeout=settings.dpkg_lock_timeout,
     )
     return [packages]
 
@@ -228,6 +214,12 @@ def converge(project_root: Path) -> None:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
 
+    dpkg_guard.check_packages(
+        name="Check held and newer toolkit packages",
+        packages=TOOLKIT_PACKAGES,
+        wanted=settings.deb_version,
+        release_holds=settings.release_holds,
+    )
     if facts.docker is None:
         operations.start_docker(
             name="Start docker (it was not running)",
