@@ -13,18 +13,28 @@ from __future__ import annotations
 import functools
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 from pyinfra import host, state
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files
 
-from gpu_docker import apt_ops, dpkg_guard, operations, preflight, rollback_ops, summary
+from gpu_docker import (
+    apt_ops,
+    dockerd_flags,
+    dpkg_guard,
+    operations,
+    preflight,
+    rollback_ops,
+    summary,
+)
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
 from gpu_docker.daemon_json import DaemonJsonError, parse, render_owned
+from gpu_docker.dockerd_flags import HostDockerdStartup
 from gpu_docker.facts import (
     GpuDockerVerification,
     HostPreflight,
@@ -68,18 +78,24 @@ def _settings_or_fail() -> Settings | None:
         return None
 
 
-def _daemon_json_problem(path: str) -> str | None:
-    """Why the host's daemon.json cannot be merged, found before anything is installed.
+def _daemon_json_problems(path: str, owned: dict[str, Any], validate: bool) -> list[str]:
+    """Why the host's daemon.json cannot be merged, or why dockerd would not start again
+    with it (a key also given as a flag, a latent edit dockerd rejects), found before
+    anything is installed.
 
     The merge checks again when it runs; this early look keeps such a host entirely
-    untouched instead of half-converged (toolkit installed, runtime missing).
+    untouched instead of half-converged (toolkit installed, docker down or runtime missing).
     """
     current = host.get_fact(RemoteFileText, path=path)
     try:
-        parse(current.text or "")
+        keys = parse(current.text or "").keys() | owned.keys()
     except DaemonJsonError as exc:
-        return f"{current.target}: {exc}; left untouched, fix it and run again"
-    return None
+        return [f"{current.target}: {exc}; left untouched, fix it and run again"]
+    startup = host.get_fact(HostDockerdStartup, path=path, validate=validate)
+    unloaded = dockerd_flags.unloaded_changes(startup, current.target)
+    if unloaded:
+        host.log(unloaded)
+    return dockerd_flags.problems(startup, keys, current.target)
 
 
 def resolve_bundle_root(settings: Settings, project_root: Path) -> Path:
@@ -207,9 +223,8 @@ def converge(project_root: Path) -> None:
         )
     except DaemonJsonError as exc:
         issues.append(str(exc))
-    unmergeable = _daemon_json_problem(settings.daemon_json_path)
-    if unmergeable:
-        issues.append(unmergeable)
+        owned = {}
+    issues += _daemon_json_problems(settings.daemon_json_path, owned, facts.docker_validate)
     if issues:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
