@@ -172,7 +172,10 @@ _CAUSES: tuple[tuple[str, str], ...] = (
         r"EXPKEYSIG|Signed-By",
         "the repository is not signed by the pinned key",
     ),
-    (r"\b404\b", "the repository answered 404 Not Found (check apt_repo_url)"),
+    (
+        r"\b404\s+(Not Found|File not found)|\b404\b.*[Nn]ot [Ff]ound",
+        "the repository answered 404 Not Found (check apt_repo_url)",
+    ),
     (r"\b407\b|[Pp]roxy", "the proxy refused the request"),
     (
         r"Temporary failure resolving|Could not resolve|Name or service not known",
@@ -191,12 +194,14 @@ def probe_failure(output: str, url: str, proxy: str = "") -> str:
     ``proxy`` is the proxy apt is configured with (empty: none): a connection error then
     is the proxy's, not the repository's. apt's own last complaint is kept in brackets.
     """
+    # apt's detail (``404  File not found``, ``Temporary failure resolving``) is on the
+    # indented line under each ``Err:``: read everything but the progress lines.
     complaints = [
         line.strip()
         for line in output.splitlines()
-        if line.startswith(("E:", "W:", "Err:", "Ign:")) or "error" in line.lower()
+        if line.strip() and not line.startswith(("Get:", "Hit:", "Reading", "Ign:"))
     ]
-    text = "\n".join(complaints) or output
+    text = "\n".join(complaints)
     cause = "apt could not read the repository"
     for pattern, meaning in _CAUSES:
         if re.search(pattern, text):

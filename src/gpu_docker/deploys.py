@@ -319,5 +319,8 @@ def rollback() -> None:
     )
     if settings.rollback_remove_packages:
         rollback_ops.remove_packages(
-            name="Remove the toolkit packages", packages=TOOLKIT_PACKAGES, pin=APT_PIN
+            name="Remove the toolkit packages",
+            packages=TOOLKIT_PACKAGES,
+            pin=APT_PIN,
+            lock_wait=dpkg_guard.lock_wait(settings.dpkg_lock_timeout),
         )

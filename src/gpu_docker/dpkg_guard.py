@@ -59,7 +59,7 @@ def held_to_move(selections: Mapping[str, Selection], wanted: str) -> list[str]:
     return sorted(
         name
         for name, sel in selections.items()
-        if sel.want == "hold" and not (sel.status.startswith("ii") and sel.version == wanted)
+        if sel.want == "hold" and not (sel.status[1:2] == "i" and sel.version == wanted)
     )
 
 
