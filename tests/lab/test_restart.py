@@ -86,6 +86,8 @@ def test_rejected_setting_leaves_the_old_file_and_docker_running(
 def test_dockerd_that_does_not_come_back_is_rolled_back(converged, host_exec, run_pyinfra, name):
     lab = converged
     before_file, _ = state(lab, host_exec, name)
+    # The operator's mode and owner, which the automatic rollback must put back too.
+    run(lab, host_exec, name, f"chown root:adm {DAEMON_JSON} && chmod 0640 {DAEMON_JSON}")
     # A data-root under a regular file: every docker version accepts the setting, then
     # fails to start with it.
     done = deploy(
@@ -98,6 +100,7 @@ def test_dockerd_that_does_not_come_back_is_rolled_back(converged, host_exec, ru
     assert "nvidia" in info["Runtimes"]
     (line,) = failure_lines(done, name)
     assert "dockerd exited after the restart (dockerd: Unable to get the full path" in line
+    assert run(lab, host_exec, name, f"stat -c '%a %U:%G' {DAEMON_JSON}") == "640 root:adm"
     assert "previous daemon.json restored and docker restarted: it runs as before" in line
 
 
