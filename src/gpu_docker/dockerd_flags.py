@@ -67,6 +67,11 @@ class DockerdStartup:
 class HostDockerdStartup(FactBase[DockerdStartup]):
     """See :class:`DockerdStartup`; ``validate`` runs only for a file changed since start."""
 
+    @staticmethod
+    def default() -> DockerdStartup:
+        """No dockerd running and no daemon.json: nothing to say (pyinfra gives no output)."""
+        return DockerdStartup()
+
     def command(self, path: str, validate: bool) -> StringCommand:
         return sh.command("dockerd_start", path, "1" if validate else "0")
 
