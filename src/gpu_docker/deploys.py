@@ -15,17 +15,21 @@ import weakref
 from importlib import resources
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 from pyinfra import host, state
-from pyinfra.api import deploy, operation
+from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
-from pyinfra.operations import apt, files
+from pyinfra.operations import files
 
 from gpu_docker import (
+    apt_ops,
     cdi,
     cdi_ops,
     containerd_ops,
+    dockerd_flags,
+    dpkg_guard,
     fleet_report,
     nvml,
     nvml_ops,
@@ -41,9 +45,9 @@ from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
 from gpu_docker.connection import contain_connection_loss
 from gpu_docker.containerd_ops import ContainerdFacts, ContainerdHost
 from gpu_docker.daemon_json import DaemonJsonError, deep_merge, parse, render_owned
+from gpu_docker.dockerd_flags import HostDockerdStartup
 from gpu_docker.facts import (
     HostPreflight,
-    InstalledPackages,
     Preflight,
     RemoteFileText,
 )
@@ -94,18 +98,24 @@ def _settings_or_fail() -> Settings | None:
         return None
 
 
-def _daemon_json_problem(path: str) -> str | None:
-    """Why the host's daemon.json cannot be merged, found before anything is installed.
+def _daemon_json_problems(path: str, owned: dict[str, Any], validate: bool) -> list[str]:
+    """Why the host's daemon.json cannot be merged, or why dockerd would not start again
+    with it (a key also given as a flag, a latent edit dockerd rejects), found before
+    anything is installed.
 
     The merge checks again when it runs; this early look keeps such a host entirely
-    untouched instead of half-converged (toolkit installed, runtime missing).
+    untouched instead of half-converged (toolkit installed, docker down or runtime missing).
     """
     current = host.get_fact(RemoteFileText, path=path)
     try:
-        parse(current.text or "")
+        keys = parse(current.text or "").keys() | owned.keys()
     except DaemonJsonError as exc:
-        return f"{current.target}: {exc}; left untouched, fix it and run again"
-    return None
+        return [f"{current.target}: {exc}; left untouched, fix it and run again"]
+    startup = host.get_fact(HostDockerdStartup, path=path, validate=validate)
+    unloaded = dockerd_flags.unloaded_changes(startup, current.target)
+    if unloaded:
+        host.log(unloaded)
+    return dockerd_flags.problems(startup, keys, current.target)
 
 
 def resolve_bundle_root(settings: Settings, project_root: Path | None) -> Path:
@@ -143,27 +153,6 @@ def apt_pin(settings: Settings) -> str:
     )
 
 
-@operation()
-def apt_refresh(changes: list[OperationMeta], wanted: dict[str, str], cache_time: int):
-    """
-    Run ``apt-get update`` only when the source or key changed, or packages are due and the
-    cache is older than ``cache_time``.
-
-    + changes: the key and source operations
-    + wanted: package -> deb version the install will ask for
-    + cache_time: seconds a package index stays fresh enough to install from
-    """
-    if any(meta.changed for meta in changes):
-        yield from apt.update._inner()
-        yield f"touch {apt.APT_UPDATE_FILENAME}"
-        return
-    installed = host.get_fact(InstalledPackages, packages=tuple(wanted))
-    if all(installed.get(name) == version for name, version in wanted.items()):
-        host.noop("packages already at the pinned version: no apt-get update")
-        return
-    yield from apt.update._inner(cache_time=cache_time)
-
-
 def _root_file(name: str, dest: str, content: str) -> OperationMeta:
     """A small config file we own: root-owned, 0644, diffed in previews."""
     return files.put(
@@ -172,28 +161,34 @@ def _root_file(name: str, dest: str, content: str) -> OperationMeta:
 
 
 @deploy("Install NVIDIA Container Toolkit (apt)")
-def install_online(settings: Settings) -> list[OperationMeta]:
-    """Pinned keyring, signed-by source, version pin, then the four packages at the pin."""
-    key = operations.apt_keyring(
-        name="Install the repository key (fingerprint checked)",
-        url=settings.apt_key_url,
+def install_online(settings: Settings, backup: str) -> list[OperationMeta]:
+    """NVIDIA's source (probed first), version pin, then the four packages at the pin."""
+    repository = apt_ops.apt_repository(
+        name="Add the toolkit apt source (tried on its own first, key fingerprint checked)",
+        key_url=settings.apt_key_url,
         fingerprint=settings.apt_key_fingerprint,
-        path=settings.apt_keyring_path,
+        keyring=settings.apt_keyring_path,
+        repo_url=settings.apt_repo_url,
+        list_path=toolkit.SOURCE_LIST,
+        line=source_line(settings).rstrip("\n"),
+        backup=backup,
     )
-    source = _root_file("Add the toolkit apt source", toolkit.SOURCE_LIST, source_line(settings))
     _root_file("Pin the toolkit packages to the version", toolkit.APT_PIN, apt_pin(settings))
     wanted = {name: settings.deb_version for name in toolkit.PACKAGES}
-    apt_refresh(
-        name="Refresh the apt index if needed",
-        changes=[key, source],
+    lock = dpkg_guard.lock_wait(settings.dpkg_lock_timeout)
+    apt_ops.apt_refresh(
+        name="Refresh NVIDIA's apt source if needed",
+        changes=[repository],
         wanted=wanted,
         cache_time=settings.apt_cache_valid_seconds,
+        list_path=toolkit.SOURCE_LIST,
+        lock_wait=lock,
     )
-    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
-    packages = apt.packages(
+    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any", lock_wait=lock)
+    packages = dpkg_guard.install_apt(
         name=f"Install the toolkit packages at {settings.deb_version}",
-        packages=[f"{name}={version}" for name, version in wanted.items()],
-        extra_install_args="--allow-downgrades",
+        versions=wanted,
+        lock_timeout=settings.dpkg_lock_timeout,
     )
     return [packages]
 
@@ -202,11 +197,13 @@ def install_online(settings: Settings) -> list[OperationMeta]:
 def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
     """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
     _root_file("Pin the toolkit packages to the version", toolkit.APT_PIN, apt_pin(settings))
-    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any")
-    packages = operations.install_bundle(
+    lock = dpkg_guard.lock_wait(settings.dpkg_lock_timeout)
+    operations.dpkg_repair(name="Finish an interrupted dpkg run, if any", lock_wait=lock)
+    packages = dpkg_guard.install_bundle(
         name=f"Install the bundle {manifest.version}/{manifest.arch} with dpkg",
         entries=manifest.entries,
         remote_dir=f"{settings.remote_cache_dir}/{manifest.version}/{manifest.arch}",
+        lock_timeout=settings.dpkg_lock_timeout,
     )
     return [packages]
 
@@ -253,9 +250,9 @@ def converge(project_root: Path | None = None) -> None:
         )
     except DaemonJsonError as exc:
         issues.append(str(exc))
-    unmergeable = _daemon_json_problem(settings.daemon_json_path) if settings.uses_docker else None
-    if unmergeable:
-        issues.append(unmergeable)
+        owned = {}
+    if settings.uses_docker:
+        issues += _daemon_json_problems(settings.daemon_json_path, owned, facts.docker_validate)
     if settings.uses_containerd:
         containerd = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
         issues += containerd_ops.problems(settings, containerd)
@@ -263,6 +260,12 @@ def converge(project_root: Path | None = None) -> None:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
 
+    dpkg_guard.check_packages(
+        name="Check held and newer toolkit packages",
+        packages=toolkit.PACKAGES,
+        wanted=settings.deb_version,
+        release_holds=settings.release_holds,
+    )
     docker_version = facts.docker.server_version if facts.docker else facts.dockerd_version
     if settings.cdi and settings.uses_docker and not cdi.docker_supports_cdi(docker_version):
         cdi_ops.warn_docker_too_old(docker_version)
@@ -277,7 +280,7 @@ def converge(project_root: Path | None = None) -> None:
     if manifest is not None:
         installs = install_offline(settings, manifest)
     else:
-        installs = install_online(settings)
+        installs = install_online(settings, backup)
     if settings.cdi:
         cdi_ops.cdi_spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
@@ -407,6 +410,9 @@ def rollback() -> None:
     )
     if settings.rollback_remove_packages:
         rollback_ops.remove_packages(
-            name="Remove the toolkit packages", packages=toolkit.PACKAGES, pin=toolkit.APT_PIN
+            name="Remove the toolkit packages",
+            packages=toolkit.PACKAGES,
+            pin=toolkit.APT_PIN,
+            lock_wait=dpkg_guard.lock_wait(settings.dpkg_lock_timeout),
         )
         cdi_ops.remove_spec(name="Remove the CDI spec (it calls the removed toolkit's hook)")

@@ -31,7 +31,6 @@ from gpu_docker.dockerd_gpus import ApplyPlan, RunningDockerd, plan_apply
 from gpu_docker.facts import (
     DpkgAudit,
     InstalledPackages,
-    KeyringFingerprints,
     Preflight,
     RemoteFileText,
     RemoteSha256,
@@ -69,34 +68,6 @@ def fail(message: str):
     if not host.state.is_executing:  # a preview: no command runs to print the reason
         host.log_styled(f"gpu-docker: {message}", fg="red", log_func=logger.error)
     yield _fail_command(message)
-
-
-@operation()
-def apt_keyring(url: str, fingerprint: str, path: str):
-    """
-    Install a repository key as a dearmored keyring, only if its fingerprint is the pinned one.
-
-    + url: where the armored (or binary) public key is served
-    + fingerprint: expected primary key fingerprint, 40 hex digits, upper case
-    + path: keyring file that the source list's ``signed-by`` names
-
-    The key is fetched and checked on the host; a mismatch fails the host and writes nothing.
-    An existing keyring that already holds the fingerprint is left alone (no download).
-
-    **Example:**
-
-    .. code:: python
-
-        apt_keyring(
-            url="https://nvidia.github.io/libnvidia-container/gpgkey",
-            fingerprint="C95B321B61E88C1809C4F759DDCAE044F796ECB0",
-            path="/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
-        )
-    """
-    if fingerprint in host.get_fact(KeyringFingerprints, path=path):
-        host.noop(f"{path} already holds key {fingerprint}")
-        return
-    yield sh.command("install_key", url, fingerprint, path)
 
 
 @operation()
@@ -181,9 +152,11 @@ def _upload_beside(
 
 
 @operation()
-def dpkg_repair():
+def dpkg_repair(lock_wait: StringCommand | None = None):
     """
     Finish an interrupted dpkg run (``dpkg --configure -a``) before apt or a bundle installs.
+
+    + lock_wait: a command run first that waits for another apt or dpkg to finish
 
     A dpkg killed mid-install leaves packages unpacked or half-installed, and apt then
     refuses every install until ``dpkg --configure -a`` has run. Half-installed packages
@@ -192,6 +165,8 @@ def dpkg_repair():
     if not host.get_fact(DpkgAudit):
         host.noop("dpkg state is consistent")
         return
+    if lock_wait is not None:
+        yield lock_wait
     yield "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a"
 
 

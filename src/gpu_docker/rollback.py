@@ -51,3 +51,35 @@ def pick_backup(target: str, backups: list[Backup], wanted: str) -> Backup:
             return backup
     stamps = ", ".join(b.stamp for b in backups)
     raise RollbackError(f"no backup of {target} from {wanted} (there are: {stamps})")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a package removal must do: toolkit packages to purge (in any dpkg state but
+    not-installed, half-installed ``iHR`` and unpacked ``iU`` included), and installed
+    packages depending on them, which dpkg would otherwise refuse to leave broken."""
+
+    purge: tuple[str, ...]
+    dependents: tuple[str, ...]
+
+
+def removal_plan(packages: Iterable[str], states: dict[str, tuple[str, str]]) -> Removal:
+    """``states``: package -> (``db:Status-Abbrev``, its Depends and Pre-Depends), for every
+    package dpkg knows. Toolkit packages come back dependents first (reverse order)."""
+    ours = list(packages)
+    purge = tuple(
+        name for name in reversed(ours) if name in states and states[name][0][1:2] not in ("n", "")
+    )
+    depends_on_ours = re.compile(
+        r"(?:^|[,|]\s*)(" + "|".join(map(re.escape, ours)) + r")(?=[\s,(:|]|$)"
+    )
+    dependents = tuple(
+        sorted(
+            name
+            for name, (status, depends) in states.items()
+            if name not in ours
+            and status[1:2] not in ("n", "c", "")
+            and depends_on_ours.search(depends.strip())
+        )
+    )
+    return Removal(purge, dependents)

@@ -17,8 +17,8 @@ from pyinfra.api import FactBase, StringCommand, operation
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import operations, sh
-from gpu_docker.facts import InstalledPackages, RemoteFileText
-from gpu_docker.rollback import RollbackError, parse_backups, pick_backup
+from gpu_docker.facts import RemoteFileText, RemoteSha256
+from gpu_docker.rollback import RollbackError, parse_backups, pick_backup, removal_plan
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,63 @@ def restore_daemon_json(path: str, wanted: str, keep: str):
     yield sh.command("restore", listing.target, backup.path, listing.target + keep)
 
 
-@operation()
-def remove_packages(packages: Sequence[str], pin: str):
-    """
-    Purge the toolkit packages (dependents first) and their apt pin.
+class DpkgDepends(FactBase[dict[str, tuple[str, str]]]):
+    """Every package dpkg knows: name -> (``db:Status-Abbrev``, Depends and Pre-Depends)."""
 
-    + packages: in install order; removed in reverse
-    + pin: the apt preferences file the deploy wrote
+    @staticmethod
+    def default() -> dict[str, tuple[str, str]]:
+        return {}
+
+    def command(self) -> str:
+        return "dpkg-query -W -f='${Package}\\t${db:Status-Abbrev}\\t${Depends}, ${Pre-Depends}\\n'"
+
+    def process(self, output: list[str]) -> dict[str, tuple[str, str]]:
+        found = {}
+        for line in output:
+            name, status, depends = ([*line.split("\t"), "", ""])[:3]
+            if name:
+                found[name] = (status.strip(), depends)
+        return found
+
+
+@operation()
+def remove_packages(packages: Sequence[str], pin: str, lock_wait: StringCommand):
     """
-    installed = host.get_fact(InstalledPackages, packages=tuple(packages))
-    present = [name for name in reversed(packages) if name in installed]
-    if not present:
-        host.noop("no toolkit package installed")
+    Remove the toolkit packages and their apt pin; what a first attempt left is finished.
+
+    + packages: in install order; purged in reverse
+    + pin: the apt preferences file the deploy wrote
+    + lock_wait: the command that waits for another apt or dpkg to finish
+
+    Packages in any state count, half-installed and unpacked ones too (an interrupted
+    install or removal), so a second rollback completes the first. Other installed
+    packages that depend on the toolkit (``nvidia-container-toolkit-operator-extensions``,
+    ``nvidia-docker2``) are removed first, their configuration kept, and named: dpkg would
+    refuse to leave them broken, and stop half-way.
+    """
+    plan = removal_plan(packages, host.get_fact(DpkgDepends))
+    has_pin = host.get_fact(RemoteSha256, paths=(pin,)).get(pin)
+    if not plan.purge and not has_pin:
+        host.noop("no toolkit package installed, no pin")
         return
-    yield StringCommand("DEBIAN_FRONTEND=noninteractive", "dpkg", "--purge", *present)
+    yield lock_wait
+    if plan.dependents:
+        host.log(
+            f"gpu-docker: also removing {', '.join(plan.dependents)} (they depend on the toolkit)"
+        )
+        yield StringCommand(
+            "DEBIAN_FRONTEND=noninteractive",
+            "dpkg",
+            "--remove",
+            "--force-remove-reinstreq",
+            *plan.dependents,
+        )
+    if plan.purge:
+        yield StringCommand(
+            "DEBIAN_FRONTEND=noninteractive",
+            "dpkg",
+            "--purge",
+            "--force-remove-reinstreq",
+            *plan.purge,
+        )
     yield StringCommand("rm", "-f", str(PurePosixPath(pin)))

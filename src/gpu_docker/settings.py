@@ -72,6 +72,24 @@ class Settings:
         ),
     )
 
+    release_holds: bool = field(
+        default=False,
+        metadata=_doc(
+            "A toolkit package on hold (`apt-mark hold`) that the install would change fails "
+            "the host, naming it. On: the hold is released for the install and put back at "
+            "the pinned version. The same for both install methods.",
+            "Toolkit",
+        ),
+    )
+    dpkg_lock_timeout: int = field(
+        default=300,
+        metadata=_doc(
+            "Seconds to wait for another apt or dpkg (unattended-upgrades at boot) to release "
+            "dpkg's lock before failing the host with the holder's pid and command.",
+            "Toolkit",
+        ),
+    )
+
     # Online install (apt).
     apt_repo_url: str = field(
         default=NVIDIA_REPO_URL,
@@ -390,7 +408,7 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
         raise SettingsError(host, "runtime_name", f"{name!r} is not a valid runtime name")
     if name == "runc":
         raise SettingsError(host, "runtime_name", "'runc' is reserved by docker")
-    for key in ("restart_timeout", "apt_cache_valid_seconds"):
+    for key in ("restart_timeout", "apt_cache_valid_seconds", "dpkg_lock_timeout"):
         if key in values and values[key] <= 0:
             raise SettingsError(host, key, f"must be positive, got {values[key]}")
     backup = values.get("rollback_backup")

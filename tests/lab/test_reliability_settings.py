@@ -53,7 +53,7 @@ STEP_SETTINGS = "gpu-docker | Check settings"
 STEP_PREFLIGHT = "gpu-docker | Preflight"
 STEP_KEY = (
     "gpu-docker | Install NVIDIA Container Toolkit (apt) | "
-    "Install the repository key (fingerprint checked)"
+    "Add the toolkit apt source (tried on its own first, key fingerprint checked)"
 )
 Damage = Callable[[Path], None]
 

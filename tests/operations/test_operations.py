@@ -10,42 +10,14 @@ from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import (
     DockerInfo,
     InstalledPackages,
-    KeyringFingerprints,
     Preflight,
     RemoteFile,
     RemoteFileText,
     RemoteSha256,
 )
-from gpu_docker.operations import apply_to_docker, apt_keyring, daemon_json_merge, install_bundle
+from gpu_docker.operations import apply_to_docker, daemon_json_merge, install_bundle
 
-FPR = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 OWNED = {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}
-
-
-def test_keyring_with_the_pinned_key_is_left_alone(run_op):
-    commands, host = run_op(
-        apt_keyring,
-        {fact(KeyringFingerprints, path="/k.gpg"): [FPR]},
-        url="http://k",
-        fingerprint=FPR,
-        path="/k.gpg",
-    )
-    assert commands == []
-    assert host.noops == [f"/k.gpg already holds key {FPR}"]
-
-
-def test_keyring_fetch_passes_host_data_as_quoted_arguments(run_op):
-    commands, _ = run_op(
-        apt_keyring,
-        {fact(KeyringFingerprints, path="/usr/share/keyrings/my ring.gpg"): []},
-        url="http://k/key; rm -rf /",
-        fingerprint=FPR,
-        path="/usr/share/keyrings/my ring.gpg",
-    )
-    assert len(commands) == 1
-    assert commands[0].endswith(
-        f"gpu-docker 'http://k/key; rm -rf /' {FPR} '/usr/share/keyrings/my ring.gpg'"
-    )
 
 
 def remote(text, target="/etc/docker/daemon.json"):

@@ -57,7 +57,18 @@ def test_second_import_says_nothing_changed(
     _import(capsys, release)
     code, out, _ = _run(capsys, "import", str(release[0]))
     assert code == 0
-    assert out.endswith("nothing changed\n")
+    assert out.splitlines()[0].endswith("nothing changed")
+
+
+def test_import_names_the_packages_it_skips(
+    workdir: Path, release: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "import", str(release[0]))
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "skipped (not needed on a runtime host): libnvidia-container-dev, "
+        "libnvidia-container1-dbg, nvidia-container-toolkit-operator-extensions"
+    )
 
 
 def test_import_error_is_one_line_and_exit_2(

@@ -61,11 +61,15 @@ def test_every_package_says_it_is_a_test_fixture(tmp_path: Path) -> None:
         assert "NOT NVIDIA's" in control["Description"]
 
 
-def test_extras_add_dev_and_dbg(tmp_path: Path) -> None:
+def test_extras_add_dev_dbg_and_operator_extensions(tmp_path: Path) -> None:
     names = [
         _control(d)["Package"] for d in build_standin_debs("1.17.8", "amd64", tmp_path, extras=True)
     ]
-    assert names[4:] == ["libnvidia-container-dev", "libnvidia-container1-dbg"]
+    assert names[4:] == [
+        "libnvidia-container-dev",
+        "libnvidia-container1-dbg",
+        "nvidia-container-toolkit-operator-extensions",
+    ]
 
 
 def test_output_is_byte_for_byte_reproducible(tmp_path: Path) -> None:
@@ -172,6 +176,7 @@ def test_release_tarball_has_nvidias_layout_and_checksum(tmp_path: Path) -> None
             "libnvidia-container1-dbg",
             "libnvidia-container1",
             "nvidia-container-toolkit-base",
+            "nvidia-container-toolkit-operator-extensions",
             "nvidia-container-toolkit",
         )
     ]

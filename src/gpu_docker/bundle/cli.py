@@ -113,6 +113,8 @@ def _report_import(result: ImportResult) -> int:
         print(
             f"{m.version}/{m.arch} already present and verified in {m.directory}; nothing changed"
         )
+    if result.skipped:
+        print(f"skipped (not needed on a runtime host): {', '.join(result.skipped)}")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Turning NVIDIA's debs into a checked bundle: ``files/debs/<version>/<arch>/``.
 
-Everything is decided before anything is written: the runtime packages are picked
-(-dev and -dbg dropped), their control data read with python-debian, the set checked
+Everything is decided before anything is written: exactly the four runtime packages
+are picked (-dev, -dbg, operator-extensions and anything else skipped and named), their control data read with python-debian, the set checked
 for one version, one architecture, all four toolkit packages and every in-bundle
 dependency met, and the install order computed. Only then is the bundle staged in a
 hidden directory inside the bundle root and renamed into place, so a failed import
@@ -34,21 +34,28 @@ from gpu_docker.bundle.manifest import (
 from gpu_docker.bundle.order import CycleError, install_order
 from gpu_docker.bundle.tarball import collect_debs
 
-#: Build-time and debugging packages that the release tarball carries but hosts skip.
-_SKIPPED_SUFFIXES = ("-dev", "-dbg", "-dbgsym")
-
 
 @dataclass(frozen=True)
 class ImportResult:
-    """The bundle now in place, and whether this import changed anything on disk."""
+    """The bundle now in place, whether this import changed anything on disk, and the
+    packages given that a bundle does not hold (skipped: -dev, -dbg, operator-extensions)."""
 
     manifest: Manifest
     changed: bool
+    skipped: tuple[str, ...] = ()
 
 
-def runtime_packages(infos: Sequence[DebInfo]) -> list[DebInfo]:
-    """Drop -dev and -dbg packages: a runtime host does not install them."""
-    return [info for info in infos if not info.package.endswith(_SKIPPED_SUFFIXES)]
+def runtime_packages(infos: Sequence[DebInfo]) -> tuple[list[DebInfo], list[str]]:
+    """(the four runtime packages, the names of every other package given).
+
+    NVIDIA's release tarball also carries -dev, -dbg and
+    ``nvidia-container-toolkit-operator-extensions`` (which depends on the base package's
+    exact version): a runtime host needs none of them, and one installed but not pinned
+    would block the removal of the base package in a rollback.
+    """
+    kept = [info for info in infos if info.package in toolkit.PACKAGES]
+    skipped = sorted({info.package for info in infos} - set(toolkit.PACKAGES))
+    return kept, skipped
 
 
 def _single(values: dict[str, str], what: str) -> str:
@@ -133,9 +140,11 @@ def import_packages(paths: Sequence[Path], dest_root: Path) -> ImportResult:
     """Import loose .deb files into ``dest_root``; see the module docstring for the rules."""
     if not paths:
         raise BundleError("no .deb files to import")
-    infos = runtime_packages([read_deb(path) for path in paths])
+    infos, skipped = runtime_packages([read_deb(path) for path in paths])
     if not infos:
-        raise BundleError("only -dev/-dbg packages given; no runtime packages to import")
+        raise BundleError(
+            f"none of the runtime packages given (only {', '.join(skipped)}); nothing imported"
+        )
     plan = plan_bundle(infos, dest_root)
     target = plan.directory
     if target.exists():
@@ -150,11 +159,11 @@ def import_packages(paths: Sequence[Path], dest_root: Path) -> ImportResult:
                 f"a different bundle already exists at {target}; remove it first to replace it"
             )
         if _verifies(existing):
-            return ImportResult(existing, changed=False)
+            return ImportResult(existing, changed=False, skipped=tuple(skipped))
         # Same manifest but damaged or missing debs (e.g. a fresh git clone): restore them.
     paths_by_package = {info.package: info.path for info in infos}
     _stage_and_swap(plan, {entry.file: paths_by_package[entry.package] for entry in plan.entries})
-    return ImportResult(read_manifest(target / MANIFEST_NAME), changed=True)
+    return ImportResult(read_manifest(target / MANIFEST_NAME), changed=True, skipped=tuple(skipped))
 
 
 def _verifies(manifest: Manifest) -> bool:

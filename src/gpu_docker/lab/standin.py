@@ -38,7 +38,11 @@ FIXTURE_NOTE = (
     " can be tested offline; its programs are placeholder shell scripts."
 )
 
-EXTRA_PACKAGES = ("libnvidia-container-dev", "libnvidia-container1-dbg")
+EXTRA_PACKAGES = (
+    "libnvidia-container-dev",
+    "libnvidia-container1-dbg",
+    "nvidia-container-toolkit-operator-extensions",
+)
 
 _CLI = """#!/bin/sh
 # gpu-docker TEST FIXTURE standing in for NVIDIA's nvidia-container-cli.
@@ -160,7 +164,7 @@ class _Spec:
 
 
 def _specs(version: str, arch: str) -> list[_Spec]:
-    """The six packages of a release, with NVIDIA's Depends for ``version``."""
+    """The seven packages of a release, with NVIDIA's Depends for ``version``."""
     deb = f"{version}-1"
     since_118 = Version(version) >= Version("1.18")
     lib_depends = "libc6 (>= 2.27), libcap2 (>= 1:2.10)"
@@ -220,6 +224,12 @@ def _specs(version: str, arch: str) -> list[_Spec]:
             f"libnvidia-container1 (= {deb})",
             "NVIDIA container runtime library debug symbols (gpu-docker TEST FIXTURE)",
             {f"/usr/lib/debug/{triplet}/libnvidia-container.fixture": marker("debug symbols")},
+        ),
+        _Spec(
+            "nvidia-container-toolkit-operator-extensions",
+            f"nvidia-container-toolkit-base (= {deb})",
+            "NVIDIA Container Toolkit GPU Operator extensions (gpu-docker TEST FIXTURE)",
+            {"/usr/bin/nvidia-ctk-installer": quiet("nvidia-ctk-installer")},
         ),
     ]
 
@@ -290,8 +300,8 @@ def build_standin_debs(
     """Build TEST FIXTURE debs named like NVIDIA's toolkit release ``version`` for ``arch``.
 
     ``version`` is upstream (``"1.17.8"``); each deb gets ``<version>-1``. Returns the
-    four runtime packages in install order, then, with ``extras``, the -dev and -dbg
-    packages that NVIDIA's release tarball also carries.
+    four runtime packages in install order, then, with ``extras``, the -dev, -dbg and
+    operator-extensions packages that NVIDIA's release tarball also carries.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     wanted = toolkit.PACKAGES + (EXTRA_PACKAGES if extras else ())
@@ -312,7 +322,7 @@ def checksums_name(version: str) -> str:
 def build_release_tarball(version: str, arch: str, outdir: Path) -> tuple[Path, Path]:
     """Build a TEST FIXTURE release tarball and checksums file in NVIDIA's layout.
 
-    The tarball holds the stand-in debs (runtime, -dev and -dbg) under
+    The tarball holds the stand-in debs (runtime, -dev, -dbg, operator-extensions) under
     ``release-v<V>-stable/packages/ubuntu18.04/<arch>/``; the checksums file lists the
     tarball in ``sha256sum`` format. Returns ``(tarball, checksums)``.
     """

@@ -5,10 +5,14 @@
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
-# Put back the file this run replaced (the backup carries this run's suffix); say what it did.
+# Put back the file this run replaced (the backup carries this run's suffix), with its mode
+# and owner; say what it did.
 restore() {
     if [ -f "$target$backup" ]; then
-        cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target" \
+        mode="644 root:root"
+        [ -f "$target$backup.mode" ] && mode=$(cat -- "$target$backup.mode")
+        cp -- "$target$backup" "$target.restore" && chown "${mode#* }" "$target.restore" \
+            && chmod "${mode%% *}" "$target.restore" && mv -f -- "$target.restore" "$target" \
             && restored="previous daemon.json restored"
     elif [ -f "$target$backup.absent" ]; then
         rm -f -- "$target" && restored="new daemon.json removed (there was none before)"
@@ -20,9 +24,13 @@ restore() {
 # dockerd that dies with a bad daemon.json by itself): forget them, or the rollback's
 # restart is refused and docker stays down.
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
+# What the init system said goes to $initout, for the failure line: an init script that
+# fails at once (`ulimit: error setting limit`) never starts dockerd, so its log says nothing.
 control() {
-    if [ "$init" = systemd ]; then reset_failed; systemctl "$1" docker; else service docker "$1"; fi >/dev/null 2>&1
+    if [ "$init" = systemd ]; then reset_failed; systemctl "$1" docker; else service docker "$1"; fi >"$initout" 2>&1
 }
+initout=$(mktemp) || exit 1
+trap 'rm -f "$initout"' EXIT
 restart() { control restart || control start; }
 reload() {
     if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
@@ -35,15 +43,19 @@ has_runtime() {
     case $(info '{{json .Runtimes}}') in *"\"$runtime\""*) return 0 ;; esac
     return 1
 }
-# dockerd's last complaint, from its log, for the one-line failure.
+# dockerd's last complaint, from its log, else the init system's, for the one-line failure.
 # Under systemd only dockerd's own lines (_SYSTEMD_UNIT), not systemd's "Failed to start".
 why() {
-    if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
-    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
-        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
+    {
+        grep -iE 'error|fail|unable|cannot|denied' "$initout"
+        if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
+        else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
+            | grep -iE 'level=(error|fatal)|unable to|failed'
+    } | tail -n 1 | cut -c 1-300
 }
 # Wait until docker lists the runtime (0), answers without it for 3 s (2: it read a config
-# without it), or has no dockerd process for 3 s or stays silent past the timeout (1).
+# without it), has no dockerd process for 3 s (3: it exited, no use waiting longer), or
+# stays silent past the timeout (1).
 # Polled every 0.2 s: a restart is usually done in about a second, and every host waits.
 settle() {
     i=0 up=0 gone=0
@@ -56,7 +68,7 @@ settle() {
             gone=0
         else
             gone=$((gone + 1))
-            [ "$gone" -ge 15 ] && return 1
+            [ "$gone" -ge 15 ] && return 3
         fi
         sleep 0.2
         i=$((i + 1))
@@ -87,6 +99,7 @@ settle
 case $? in
     0) exit 0 ;;
     2) what="docker answered without runtime $runtime after the $action" ;;
+    3) what="dockerd exited after the $action" ;;
     *) what="docker did not come back within ${timeout}s after the $action" ;;
 esac
 reason=$(why)

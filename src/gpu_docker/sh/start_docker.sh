@@ -1,15 +1,35 @@
 #!/bin/sh
-# Start docker, which was not running, and wait until it answers.
+# Start docker, which was not running, and wait until it answers; stop waiting as soon as
+# the start failed or dockerd exited, and say why in dockerd's (or the init script's) words.
 # Args: init(systemd/sysv) timeout-seconds
 init=$1 timeout=$2
+say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 timeout 10 docker info >/dev/null 2>&1 && exit 0
+# dockerd's last complaint in its log (under systemd only dockerd's own lines), else the
+# last line the init system printed.
+why() {
+    if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
+    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
+        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
+}
 # A docker.service that failed to start too often is refused by systemd until reset.
-if [ "$init" = systemd ]; then reset_failed; systemctl start docker; else service docker start; fi >/dev/null 2>&1
-i=0
+if [ "$init" = systemd ]; then reset_failed >/dev/null 2>&1; out=$(systemctl start docker 2>&1); else out=$(service docker start 2>&1); fi
+rc=$?
+i=0 gone=0
 while [ "$i" -lt $((timeout * 5)) ]; do
     timeout 10 docker info >/dev/null 2>&1 && exit 0
+    if pgrep -x dockerd >/dev/null 2>&1; then gone=0; else gone=$((gone + 1)); fi
+    # No dockerd for 3 s after the start returned: it failed or exited; waiting is useless.
+    [ "$gone" -ge 15 ] && break
     sleep 0.2; i=$((i + 1))
 done
-printf 'gpu-docker: %s\n' "docker was not running and did not answer within ${timeout}s of starting it ($(timeout 10 docker info 2>&1 | tail -n1))" >&2
+said=$(echo "$out" | grep -v '^$' | tail -n 1 | cut -c 1-300)
+if [ "$rc" -ne 0 ] && [ -n "$said" ]; then reason=$said; else reason=$(why); fi
+[ -n "$reason" ] || reason=$said
+if [ "$gone" -ge 15 ]; then
+    say "docker was not running and did not start (start exited $rc${reason:+: $reason}); nothing changed"
+else
+    say "docker was not running and did not answer within ${timeout}s of starting it${reason:+ ($reason)}"
+fi
 exit 1

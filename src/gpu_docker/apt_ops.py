@@ -1,0 +1,209 @@
+"""NVIDIA's apt repository on a host: probed before it is written, refreshed on its own.
+
+A source that does not work (a wrong path, a wrong key, a clock behind, no DNS, a dead
+proxy) must not be left in /etc/apt: from then on every ``apt-get update`` on the host
+would fail, for every repository. So the key and the source are first tried in isolation
+(``apt-get update`` of that one source into a scratch lists directory, with apt's
+``Dir::Etc::sourcelist``/``sourceparts`` options); only when that works are conflicting
+old NVIDIA sources disabled (backed up, named), the keyring installed and the source
+written. The refreshes the converge runs afterwards read NVIDIA's source alone, so an
+unrelated broken repository on the host does not fail it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from io import StringIO
+
+from pyinfra import host, logger
+from pyinfra.api import FactBase, FunctionCommand, StringCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.operation import OperationMeta
+from pyinfra.api.state import State
+
+from gpu_docker import apt_sources, sh
+from gpu_docker.facts import InstalledPackages, KeyringFingerprints, RemoteFileText
+
+#: Our own freshness stamp: the converge refreshes NVIDIA's source only, so apt's stamp
+#: (``update-success-stamp``, the whole host) must not claim more.
+REFRESH_STAMP = "/var/lib/apt/periodic/gpu-docker-update-stamp"
+
+
+@dataclass(frozen=True)
+class AptSourceFiles:
+    """The host's source files (path -> text), its architecture and apt's proxy."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    arch: str = ""
+    proxy: str = ""
+
+
+class HostAptSources(FactBase[AptSourceFiles]):
+    """sources.list, sources.list.d/*.list and *.sources, with the bytes of each."""
+
+    def command(self) -> StringCommand:
+        return sh.command("apt_sources")
+
+    def process(self, output: list[str]) -> AptSourceFiles:
+        files: dict[str, str] = {}
+        arch = proxy = ""
+        for line in output:
+            key, _, value = line.partition("=")
+            if key == "src":
+                path, _, encoded = value.partition("\t")
+                try:
+                    files[path] = base64.b64decode(encoded).decode("utf-8", "replace")
+                except binascii.Error:
+                    continue
+            elif key == "arch":
+                arch = value.strip()
+            elif key == "proxy" and not proxy:
+                proxy = value.strip()
+        return AptSourceFiles(files, arch, proxy)
+
+
+def only_source_options(list_path: str) -> list[str]:
+    """apt options that make it read ``list_path`` and no other source."""
+    return [
+        f"-o Dir::Etc::sourcelist={list_path}",
+        "-o Dir::Etc::sourceparts=-",
+        "-o APT::Get::List-Cleanup=0",
+    ]
+
+
+def _error(message: str) -> None:
+    host.log_styled(f"gpu-docker: {message}", fg="red", log_func=logger.error)
+
+
+def _probe_and_commit(
+    state: State,
+    host: Host,
+    key: tuple[str, str, str],
+    repo_url: str,
+    list_path: str,
+    line: str,
+    conflicts: Sequence[apt_sources.Conflict],
+    proxy: str,
+    backup: str,
+) -> bool:
+    """Probe the source on the host; write it (and disable conflicts) only if it works."""
+    url, fingerprint, keyring = key
+    ok, out = host.run_shell_command(sh.command("apt_probe", url, fingerprint, keyring, repo_url))
+    lines = out.stdout_lines
+    if not ok:
+        said = [text for text in out.stderr_lines if text.startswith("gpu-docker:")]
+        if said:
+            _error(said[-1].removeprefix("gpu-docker: "))
+        elif "probe_failed=1" in lines:
+            cause = apt_sources.probe_failure("\n".join(lines), repo_url, proxy)
+            _error(f"{cause}; /etc/apt left as it was")
+        else:
+            _error(f"could not probe {repo_url}: {(out.stderr_lines or ['?'])[-1]}")
+        return False
+    stage = next((text[6:] for text in lines if text.startswith("stage=")), "")
+    for conflict in conflicts:
+        temp = f"{conflict.file}.gpu-docker.tmp"
+        if not host.put_file(StringIO(conflict.new_text), temp):
+            _error(f"could not upload the new {conflict.file}; left as it was")
+            return False
+        done, _ = host.run_shell_command(
+            sh.command("replace_file", temp, conflict.file, conflict.file + backup)
+        )
+        if not done:
+            _error(f"could not disable {conflict.file}; left as it was")
+            return False
+        host.log(
+            f"gpu-docker: disabled the conflicting source {conflict.file} "
+            f"(backup {conflict.file}{backup})"
+        )
+    done, out = host.run_shell_command(sh.command("apt_commit", stage, keyring, list_path, line))
+    if not done:
+        _error(f"could not write {list_path} or {keyring}: {(out.stderr_lines or ['?'])[-1]}")
+    return done
+
+
+@operation()
+def apt_repository(
+    key_url: str,
+    fingerprint: str,
+    keyring: str,
+    repo_url: str,
+    list_path: str,
+    line: str,
+    backup: str,
+):
+    """
+    Install NVIDIA's key and source, tried in isolation first; disable conflicting sources.
+
+    + key_url, fingerprint, keyring: the armored key, its pinned fingerprint, the keyring
+    + repo_url: the flat repository (``$(ARCH)`` expanded by apt)
+    + list_path, line: gpu-docker's source list file and its one line
+    + backup: suffix of the backups of source files that get disabled
+
+    Nothing happens when the keyring holds the key, the list is already the line and no
+    other file names the repository with other options. Otherwise the key is fetched and
+    checked, and ``apt-get update`` runs for this source alone into a scratch directory;
+    a failure fails the host with one line naming the cause and /etc/apt untouched.
+    """
+    sources = host.get_fact(HostAptSources)
+    conflicts = apt_sources.conflicts(sources.files, repo_url, keyring, sources.arch, list_path)
+    has_key = fingerprint in host.get_fact(KeyringFingerprints, path=keyring)
+    current = host.get_fact(RemoteFileText, path=list_path).text
+    if has_key and current == line + "\n" and not conflicts:
+        host.noop(f"{list_path} and {keyring} in place, no conflicting source")
+        return
+    if not host.state.is_executing:
+        host.log(f"{repo_url} will be tried on its own before {list_path} is written")
+        for conflict in conflicts:
+            host.log(f"will disable {conflict.describe()} (kept as {conflict.file}{backup})")
+    yield FunctionCommand(
+        _probe_and_commit,
+        ((key_url, fingerprint, keyring), repo_url, list_path, line, conflicts, sources.proxy),
+        {"backup": backup},
+    )
+
+
+@operation()
+def apt_refresh(
+    changes: Sequence[OperationMeta],
+    wanted: dict[str, str],
+    cache_time: int,
+    list_path: str,
+    lock_wait: StringCommand,
+):
+    """
+    ``apt-get update`` of NVIDIA's source alone: when it changed, or packages are due and
+    the last refresh is older than ``cache_time``.
+
+    + changes: the repository operation
+    + wanted: package -> deb version the install will ask for
+    + cache_time: seconds a refresh of the source stays fresh enough to install from
+    + list_path: gpu-docker's source list, the only one read
+    + lock_wait: the command that waits for apt's and dpkg's locks first
+    """
+    if not any(meta.changed for meta in changes):
+        installed = host.get_fact(InstalledPackages, packages=tuple(wanted))
+        if all(installed.get(name) == version for name, version in wanted.items()):
+            host.noop("packages already at the pinned version: no apt-get update")
+            return
+        age = host.get_fact(FileAge, path=REFRESH_STAMP)
+        if age is not None and age < cache_time:
+            host.noop(f"{list_path} refreshed less than {cache_time}s ago")
+            return
+    yield lock_wait
+    yield StringCommand("apt-get", "update", "-q", *only_source_options(list_path))
+    yield StringCommand("mkdir", "-p", "/var/lib/apt/periodic", "&&", "touch", REFRESH_STAMP)
+
+
+class FileAge(FactBase["int | None"]):
+    """Seconds since a file was last modified, by the host's clock (``None``: no file)."""
+
+    def command(self, path: str) -> StringCommand:
+        return sh.inline('[ -e "$1" ] && echo $(( $(date +%s) - $(stat -c %Y "$1") )); true', path)
+
+    def process(self, output: list[str]) -> int | None:
+        text = output[0].strip() if output else ""
+        return int(text) if text.lstrip("-").isdigit() else None

@@ -1,0 +1,139 @@
+"""Will dockerd start again after gpu-docker restarts it? Checked before anything changes.
+
+dockerd refuses to start when a setting is given both as a flag of its command line and
+in daemon.json (``the following directives are specified both as a flag and in the
+configuration file: hosts``); docker.service's ``-H fd://`` with ``"hosts"`` in
+daemon.json is the usual case. Nor does it start with a daemon.json the operator edited
+after dockerd started and that dockerd rejects. A restart would then take docker down,
+and putting the previous daemon.json back would not help: it is the same file. So the
+running dockerd's arguments (``/proc/<pid>/cmdline``) are compared with the keys
+daemon.json will have, and ``dockerd --validate`` reads the current file where it can;
+a host that would not start again is refused with the key named, nothing installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pyinfra.api import FactBase, StringCommand
+
+from gpu_docker import sh
+
+#: Flags whose daemon.json key is not their own name (moby's ``opts.NamedOption``).
+NAMED_OPTIONS = {
+    "host": "hosts",
+    "label": "labels",
+    "dns-opt": "dns-opts",
+    "insecure-registry": "insecure-registries",
+    "registry-mirror": "registry-mirrors",
+    "storage-opt": "storage-opts",
+    "exec-opt": "exec-opts",
+    "log-opt": "log-opts",
+    "default-ulimit": "default-ulimits",
+    "authorization-plugin": "authorization-plugins",
+    "node-generic-resource": "node-generic-resources",
+    "default-address-pool": "default-address-pools",
+    "cdi-spec-dir": "cdi-spec-dirs",
+    "add-runtime": "runtimes",
+    "feature": "features",
+}
+#: dockerd's one-letter flags, by their long name.
+SHORTHANDS = {
+    "H": "host",
+    "D": "debug",
+    "l": "log-level",
+    "s": "storage-driver",
+    "G": "group",
+    "b": "bridge",
+    "p": "pidfile",
+    "g": "graph",
+}
+#: Keys dockerd merges from both places instead of refusing (moby's ``skipDuplicates``).
+MERGED = frozenset({"runtimes"})
+
+
+@dataclass(frozen=True)
+class DockerdStartup:
+    """The running dockerd's arguments and start time, daemon.json's last change, and what
+    ``dockerd --validate`` says of the current file (empty when it was not run)."""
+
+    args: tuple[str, ...] = ()
+    started: int = 0
+    changed: int = 0
+    validate: str = ""
+
+
+class HostDockerdStartup(FactBase[DockerdStartup]):
+    """See :class:`DockerdStartup`; ``validate`` runs only for a file changed since start."""
+
+    @staticmethod
+    def default() -> DockerdStartup:
+        """No dockerd running and no daemon.json: nothing to say (pyinfra gives no output)."""
+        return DockerdStartup()
+
+    def command(self, path: str, validate: bool) -> StringCommand:
+        return sh.command("dockerd_start", path, "1" if validate else "0")
+
+    def process(self, output: list[str]) -> DockerdStartup:
+        args: list[str] = []
+        values: dict[str, str] = {}
+        for line in output:
+            key, _, value = line.partition("=")
+            if key == "arg":
+                args.append(value)
+            elif key:
+                values[key] = value.strip()
+
+        def number(key: str) -> int:
+            text = values.get(key, "")
+            return int(text) if text.isdigit() else 0
+
+        return DockerdStartup(
+            tuple(args), number("started"), number("changed"), values.get("validate", "")
+        )
+
+
+def flag_keys(args: Sequence[str]) -> dict[str, str]:
+    """daemon.json key -> the flag as written, for every flag on dockerd's command line."""
+    found: dict[str, str] = {}
+    for arg in args:
+        if arg.startswith("--"):
+            name = arg[2:].split("=", 1)[0]
+        elif arg.startswith("-") and len(arg) > 1:
+            name = SHORTHANDS.get(arg[1], "")
+        else:
+            continue
+        if name:
+            found.setdefault(NAMED_OPTIONS.get(name, name), arg.split("=", 1)[0][:40])
+    return found
+
+
+def conflicts(args: Sequence[str], keys: Iterable[str]) -> list[tuple[str, str]]:
+    """(key, flag) for each daemon.json key also given as a flag: dockerd would refuse."""
+    flags = flag_keys(args)
+    return [(key, flags[key]) for key in sorted(set(keys)) if key in flags and key not in MERGED]
+
+
+def problems(startup: DockerdStartup, keys: Iterable[str], path: str) -> list[str]:
+    """Why dockerd would not start again with ``keys`` in daemon.json; empty when it would."""
+    found = [
+        f"{path} sets {key!r} and dockerd runs with {flag}: dockerd refuses both "
+        f"(remove one), so a restart would leave docker down; nothing changed"
+        for key, flag in conflicts(startup.args, keys)
+    ]
+    if startup.validate and startup.validate != "ok":
+        found.append(
+            f"{path} was changed since dockerd started and dockerd --validate rejects it "
+            f"({startup.validate}): a restart would leave docker down; fix it first, nothing changed"
+        )
+    return found
+
+
+def unloaded_changes(startup: DockerdStartup, path: str) -> str:
+    """The preview's line for a daemon.json changed since dockerd started ('' if not)."""
+    if not startup.started or startup.changed < startup.started:
+        return ""
+    return (
+        f"{path} was changed after dockerd started: a restart also applies those unloaded changes"
+    )

@@ -1,0 +1,141 @@
+"""Pure rules behind "never leave apt or docker worse than found" (issue 12)."""
+
+from gpu_docker import apt_sources, dockerd_flags, dpkg_guard
+from gpu_docker.dpkg_guard import Selection
+from gpu_docker.rollback import removal_plan
+
+URL = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
+KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+OWN = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+PACKAGES = (
+    "libnvidia-container1",
+    "libnvidia-container-tools",
+    "nvidia-container-toolkit-base",
+    "nvidia-container-toolkit",
+)
+
+
+def test_an_old_list_without_signed_by_conflicts_and_only_its_line_is_disabled():
+    text = "# old guide\ndeb https://nvidia.github.io/libnvidia-container/stable/deb/amd64 /\n"
+    (found,) = apt_sources.conflicts(
+        {"/etc/apt/sources.list.d/nvidia-docker.list": text}, URL, KEYRING, "amd64", OWN
+    )
+    assert found.describe().endswith("names the same repository with no signed-by")
+    assert found.new_text == (
+        f"# old guide\n# disabled by gpu-docker (conflicts with {OWN}): "
+        "deb https://nvidia.github.io/libnvidia-container/stable/deb/amd64 /\n"
+    )
+
+
+def test_our_own_file_the_same_options_and_other_repositories_are_no_conflict():
+    files = {
+        OWN: "deb http://old /\n",
+        "/etc/apt/sources.list": "deb http://deb.debian.org/debian bookworm main\n",
+        "/etc/apt/sources.list.d/same.list": f"deb [signed-by={KEYRING}] {URL} /\n",
+        "/etc/apt/sources.list.d/other-path.list": f"deb {URL.replace('stable', 'x')} /\n",
+    }
+    assert apt_sources.conflicts(files, URL, KEYRING, "amd64", OWN) == []
+
+
+def test_a_deb822_stanza_for_the_repository_gets_enabled_no_and_others_stay():
+    text = (
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\n\n"
+        f"Types: deb\nURIs: {URL}\nSuites: /\nSigned-By: /etc/apt/trusted.gpg.d/nvidia.gpg\n"
+    )
+    (found,) = apt_sources.conflicts(
+        {"/etc/apt/sources.list.d/x.sources": text}, URL, KEYRING, "amd64", OWN
+    )
+    debian, nvidia = found.new_text.split("\n\n")
+    assert "Enabled" not in debian
+    assert nvidia.endswith("Enabled: no\n") and nvidia.startswith("# disabled by gpu-docker")
+    assert (
+        apt_sources.entries("/x.sources", found.new_text)[0].uri == "http://deb.debian.org/debian"
+    )
+    assert len(apt_sources.entries("/x.sources", found.new_text)) == 1
+
+
+def test_probe_failures_are_named_by_cause():
+    r = "http://repo/stable/deb/$(ARCH)"
+    cases = {
+        "Err:1 http://repo InRelease\n  404  File not found [IP: 10.0.0.1 80]\n"
+        "E: The repository 'http://repo ./ Release' does not have a Release file.": "404",
+        "E: Release file for http://repo/InRelease is not valid yet (invalid for another "
+        "730d 1h). Updates for this repository will not be applied.": "clock",
+        "W: GPG error: http://repo InRelease: NO_PUBKEY 1234\n"
+        "E: The repository 'http://repo InRelease' is not signed.": "not signed by the pinned key",
+        "Err:1 http://nope InRelease\n  Temporary failure resolving 'nope'\n"
+        "W: Failed to fetch http://nope/InRelease  Temporary failure resolving 'nope'": "DNS",
+        "Err:1 http://repo InRelease\n  Could not connect to 10.0.0.1:80, connection refused\n"
+        "W: Failed to fetch": "cannot be reached",
+    }
+    for output, cause in cases.items():
+        line = apt_sources.probe_failure(output, r)
+        assert line.startswith(f"{r}: ") and cause in line, line
+    proxied = apt_sources.probe_failure(list(cases)[-1], r, proxy="http://127.0.0.1:9")
+    assert "the proxy http://127.0.0.1:9 cannot be reached" in proxied
+
+
+def test_a_hosts_key_conflicts_with_dash_h_in_every_spelling():
+    for args in (["-H", "fd://"], ["-Hfd://"], ["--host=unix:///run/docker.sock"], ["--host", "x"]):
+        assert dockerd_flags.conflicts(args, ["hosts", "debug"]) == [
+            ("hosts", args[0].split("=")[0][:40])
+        ]
+    assert dockerd_flags.conflicts(["--containerd=/run/c.sock"], ["hosts"]) == []
+
+
+def test_runtimes_merge_but_other_flag_keys_conflict():
+    args = ["--add-runtime", "x=y", "--log-level=debug", "--data-root", "/d"]
+    assert dockerd_flags.conflicts(args, ["runtimes", "log-level", "data-root"]) == [
+        ("data-root", "--data-root"),
+        ("log-level", "--log-level"),
+    ]
+
+
+def test_problems_name_the_key_and_a_latent_edit_dockerd_rejects():
+    startup = dockerd_flags.DockerdStartup(("-H", "fd://"), 100, 200, "unknown key: bogus")
+    first, second = dockerd_flags.problems(startup, ["hosts"], "/etc/docker/daemon.json")
+    assert first.startswith("/etc/docker/daemon.json sets 'hosts' and dockerd runs with -H")
+    assert "dockerd --validate rejects it (unknown key: bogus)" in second
+    assert dockerd_flags.unloaded_changes(startup, "/d.json").startswith(
+        "/d.json was changed after"
+    )
+    assert dockerd_flags.unloaded_changes(dockerd_flags.DockerdStartup((), 300, 200), "/d") == ""
+
+
+def test_held_packages_block_only_when_they_would_move_and_downgrades_are_named():
+    selections = {
+        "libnvidia-container1": Selection("1.17.8-1", "hi", "hold"),
+        "nvidia-container-toolkit": Selection("1.18.1-1", "hi", "hold"),
+        "nvidia-container-toolkit-base": Selection("1.18.1-1", "ii", "install"),
+    }
+    assert dpkg_guard.held_to_move(selections, "1.17.8-1") == ["nvidia-container-toolkit"]
+    assert dpkg_guard.downgrades(selections, "1.17.8-1") == [
+        ("nvidia-container-toolkit", "1.18.1-1"),
+        ("nvidia-container-toolkit-base", "1.18.1-1"),
+    ]
+
+
+def test_removal_covers_half_installed_packages_and_names_other_dependents():
+    states = {
+        "libnvidia-container1": ("ii", "libc6, "),
+        "libnvidia-container-tools": ("iU", "libnvidia-container1 (>= 1.17.8-1), "),
+        "nvidia-container-toolkit-base": ("pi", ", "),
+        "nvidia-container-toolkit": ("un", ", "),
+        "nvidia-container-toolkit-operator-extensions": (
+            "ii",
+            "nvidia-container-toolkit-base (= 1.17.8-1), ",
+        ),
+        "nvidia-docker2": ("rc", "nvidia-container-toolkit (>= 1.13), "),
+        "libnvidia-container1-dbg": ("ii", "libnvidia-container1 (= 1.17.8-1), "),
+        "nvidia-container-toolkit-baseline": ("ii", "libc6, "),
+    }
+    plan = removal_plan(PACKAGES, states)
+    assert plan.purge == (
+        "nvidia-container-toolkit-base",
+        "libnvidia-container-tools",
+        "libnvidia-container1",
+    )
+    assert plan.dependents == (
+        "libnvidia-container1-dbg",
+        "nvidia-container-toolkit-operator-extensions",
+    )
