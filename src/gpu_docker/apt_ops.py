@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from io import StringIO
 
 from pyinfra import host, logger
-from pyinfra.api import FactBase, FunctionCommand, StringCommand, operation
+from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 
-from gpu_docker import apt_sources, sh
+from gpu_docker import apt_sources, operations, sh
 from gpu_docker.facts import InstalledPackages, KeyringFingerprints, RemoteFileText
 
 #: Our own freshness stamp: the converge refreshes NVIDIA's source only, so apt's stamp
@@ -88,10 +89,17 @@ def _probe_and_commit(
     conflicts: Sequence[apt_sources.Conflict],
     proxy: str,
     backup: str,
+    arguments: ConnectorArguments,
 ) -> bool:
-    """Probe the source on the host; write it (and disable conflicts) only if it works."""
+    """Probe the source on the host; write it (and disable conflicts) only if it works.
+
+    Runs as the operation does (``arguments``: ``_sudo`` and the rest), so a deploy that
+    logs in as a sudo user writes /etc/apt as root.
+    """
     url, fingerprint, keyring = key
-    ok, out = host.run_shell_command(sh.command("apt_probe", url, fingerprint, keyring, repo_url))
+    ok, out = host.run_shell_command(
+        sh.command("apt_probe", url, fingerprint, keyring, repo_url), **arguments
+    )
     lines = out.stdout_lines
     if not ok:
         said = [text for text in out.stderr_lines if text.startswith("gpu-docker:")]
@@ -106,11 +114,11 @@ def _probe_and_commit(
     stage = next((text[6:] for text in lines if text.startswith("stage=")), "")
     for conflict in conflicts:
         temp = f"{conflict.file}.gpu-docker.tmp"
-        if not host.put_file(StringIO(conflict.new_text), temp):
+        if not host.put_file(StringIO(conflict.new_text), temp, **arguments):
             _error(f"could not upload the new {conflict.file}; left as it was")
             return False
         done, _ = host.run_shell_command(
-            sh.command("replace_file", temp, conflict.file, conflict.file + backup)
+            sh.command("replace_file", temp, conflict.file, conflict.file + backup), **arguments
         )
         if not done:
             _error(f"could not disable {conflict.file}; left as it was")
@@ -119,7 +127,9 @@ def _probe_and_commit(
             f"gpu-docker: disabled the conflicting source {conflict.file} "
             f"(backup {conflict.file}{backup})"
         )
-    done, out = host.run_shell_command(sh.command("apt_commit", stage, keyring, list_path, line))
+    done, out = host.run_shell_command(
+        sh.command("apt_commit", stage, keyring, list_path, line), **arguments
+    )
     if not done:
         _error(f"could not write {list_path} or {keyring}: {(out.stderr_lines or ['?'])[-1]}")
     return done
@@ -159,7 +169,7 @@ def apt_repository(
         host.log(f"{repo_url} will be tried on its own before {list_path} is written")
         for conflict in conflicts:
             host.log(f"will disable {conflict.describe()} (kept as {conflict.file}{backup})")
-    yield FunctionCommand(
+    yield operations.WithConnectorArguments(
         _probe_and_commit,
         ((key_url, fingerprint, keyring), repo_url, list_path, line, conflicts, sources.proxy),
         {"backup": backup},

@@ -19,6 +19,13 @@ class CdiFacts(FactBase[cdi.CdiHost]):
     def command(self, spec: str, stamp: str) -> StringCommand:
         return sh.command("cdi_facts", spec, stamp)
 
+    @staticmethod
+    def default() -> cdi.CdiHost:
+        """No output at all: no driver, no toolkit (a rollback removed it), no spec."""
+        return cdi.CdiHost(
+            "", "", spec_exists=False, stamp="", refresh_units=False, refresh_enabled=False
+        )
+
     def process(self, output: list[str]) -> cdi.CdiHost:
         found: dict[str, str] = {}
         for line in output:

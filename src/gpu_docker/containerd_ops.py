@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from pyinfra import host, logger
-from pyinfra.api import FactBase, FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api import FactBase, QuoteString, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import containerd, operations, sh
 
 # The atomic upload (partial temp removed, free space named) is daemon.json's, shared.
-from gpu_docker.operations import _upload_beside
 from gpu_docker.settings import Settings
 from gpu_docker.toml_merge import MergeResult, TomlMergeError, plain
 
@@ -122,7 +121,9 @@ def config_merge(settings: Settings, backup: str):
     target = PurePosixPath(facts.target)
     temp = str(target.with_name(f".{target.name}.{operations.BACKUP_TAG}.tmp"))
     yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
-    yield FunctionCommand(_upload_beside, (result.text, temp, str(target)), {})
+    yield operations.WithConnectorArguments(
+        operations.upload_beside, (result.text, temp, str(target)), {}
+    )
     yield sh.command("containerd_check", temp, str(target))
     yield sh.command("swap_in", temp, str(target), str(target) + backup)
 

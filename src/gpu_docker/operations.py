@@ -104,23 +104,24 @@ def daemon_json_merge(path: str, owned: Mapping[str, Any], backup: str):
     target = PurePosixPath(current.target)
     temp = str(target.with_name(f".{target.name}.{BACKUP_TAG}.tmp"))
     yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
-    yield _WithConnectorArguments(_upload_beside, (result.text, temp, str(target)), {})
+    yield WithConnectorArguments(upload_beside, (result.text, temp, str(target)), {})
     yield sh.command("swap_in", temp, str(target), str(target) + backup)
 
 
-class _WithConnectorArguments(FunctionCommand):
+class WithConnectorArguments(FunctionCommand):
     """A ``FunctionCommand`` that hands the operation's connector arguments (``_sudo``...) on.
 
     pyinfra's own drops them, so an upload made from one runs as the SSH login user and
     fails on /etc/docker when the deploy logs in as a sudo user; the function gets them as
-    ``arguments``, as pyinfra's ``FileUploadCommand`` passes them to ``put_file``.
+    ``arguments``, as pyinfra's ``FileUploadCommand`` passes them to ``put_file``. Every
+    Python step of ours that runs commands or uploads on the host goes through it.
     """
 
     def execute(self, state: State, host: Host, connector_arguments: ConnectorArguments) -> Any:
         return self.function(state, host, *self.args, arguments=connector_arguments, **self.kwargs)
 
 
-def _upload_beside(
+def upload_beside(
     state: State, host: Host, text: str, temp: str, target: str, arguments: ConnectorArguments
 ) -> bool:
     """Upload the new daemon.json to ``temp``, beside its target, or fail the host cleanly.

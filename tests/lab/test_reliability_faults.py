@@ -81,9 +81,10 @@ def _kill_dpkg_mid_install(lab: LabState, host_exec, name: str) -> None:
         upload(lab, name, deb, f"/tmp/debs/{deb.name}")
     assert "dpkg exit 137" in host_exec(lab, name, KILLED_DPKG).stdout
     status, audit = dpkg_state(lab, host_exec, name)
-    # Where the kill lands depends on load: half-installed (iHR) or unpacked (iU). Either
-    # is an interrupted install that dpkg --audit reports and the deploy must repair.
-    assert status["nvidia-container-toolkit-base"][:3] in ("iHR", "iU1"), status
+    # Where the kill lands depends on load: half-installed (iHR) or unpacked (iU, with
+    # reinst-required iUR). Each is an interrupted install that dpkg --audit reports and
+    # the deploy must repair.
+    assert status["nvidia-container-toolkit-base"][:3] in ("iHR", "iUR", "iU1"), status
     assert status["libnvidia-container1"].startswith("iU"), status
     assert audit, "dpkg --audit must see the interrupted install"
 

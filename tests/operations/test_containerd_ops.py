@@ -36,7 +36,7 @@ def test_config_with_the_runtime_is_left_alone(run_op):
 def test_new_config_is_checked_by_containerd_before_it_is_swapped_in(run_op):
     commands, host = run_op(config_merge, facts("version = 2\n"), settings=SETTINGS, backup=".b")
     assert commands[0] == "mkdir -p /etc/containerd"
-    assert commands[1][0] == "_upload_beside"
+    assert commands[1][0] == "upload_beside"
     assert "BinaryName" in commands[1][1]
     temp = "/etc/containerd/.config.toml.gpu-docker.tmp"
     assert commands[2].endswith(f"gpu-docker {temp} /etc/containerd/config.toml")

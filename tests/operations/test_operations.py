@@ -45,7 +45,7 @@ def test_daemon_json_is_uploaded_beside_the_target_then_swapped_with_a_backup(ru
     assert commands[0] == "mkdir -p /srv/conf"
     kind, data, dest, target = commands[1]
     assert (kind, dest, target) == (
-        "_upload_beside",
+        "upload_beside",
         "/srv/conf/.daemon.json.gpu-docker.tmp",
         "/srv/conf/daemon.json",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpu_docker.operations import _upload_beside, _WithConnectorArguments
+from gpu_docker.operations import WithConnectorArguments, upload_beside
 
 SUDO = {"_sudo": True, "_sudo_password": "pw"}
 
@@ -35,7 +35,7 @@ class RecordingHost:
 
 def _execute(upload_ok: bool) -> RecordingHost:
     host = RecordingHost(upload_ok)
-    command = _WithConnectorArguments(_upload_beside, ("{}", "/etc/docker/.t", "/etc/docker/d"), {})
+    command = WithConnectorArguments(upload_beside, ("{}", "/etc/docker/.t", "/etc/docker/d"), {})
     command.execute(None, host, dict(SUDO))  # type: ignore[arg-type]
     return host
 
