@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpu_docker.lab.layout import MAX_HOSTS_PER_GROUP, SLOT, SUBNETS, plan_hosts
+from gpu_docker.lab.lifecycle import _ensure_inotify, inotify_instances_needed
 
 
 def test_groups_get_separate_subnets_off_the_bridge_address() -> None:
@@ -67,3 +68,15 @@ def test_hosts_boot_systemd_as_root_on_bookworm_unless_told_otherwise() -> None:
 def test_impossible_labs_are_refused(online: int, restricted: int, trixie: int) -> None:
     with pytest.raises(ValueError):
         plan_hosts(online, restricted, trixie)
+
+
+def test_lab_up_raises_the_inotify_limit_for_systemd_hosts_and_never_lowers_it(tmp_path) -> None:
+    limit = tmp_path / "max_user_instances"
+    limit.write_text("128\n")
+    _ensure_inotify(0, limit)
+    assert limit.read_text() == "128\n"
+    _ensure_inotify(10, limit)
+    assert int(limit.read_text()) == inotify_instances_needed(10) > 128 + 10 * 8
+    limit.write_text("100000\n")
+    _ensure_inotify(10, limit)
+    assert limit.read_text() == "100000\n"

@@ -176,6 +176,33 @@ def _require_tools(init: Init) -> None:
         )
 
 
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+#: inotify instances a systemd host may hold (PID 1, journald, logind, dbus, udev rules...),
+#: with room to spare, and what the controller itself keeps for everything else.
+INOTIFY_PER_SYSTEMD_HOST = 32
+INOTIFY_FOR_THE_CONTROLLER = 256
+
+
+def inotify_instances_needed(systemd_hosts: int) -> int:
+    """The per-user inotify instance limit ``systemd_hosts`` systemd hosts need (0: none)."""
+    if not systemd_hosts:
+        return 0
+    return INOTIFY_FOR_THE_CONTROLLER + systemd_hosts * INOTIFY_PER_SYSTEMD_HOST
+
+
+def _ensure_inotify(systemd_hosts: int, limit: Path = INOTIFY_INSTANCES) -> None:
+    """Raise (never lower) the inotify instance limit so every systemd host can boot.
+
+    Every host's systemd runs as root, and root's processes share one per-user limit of
+    inotify instances (128 on Debian): a dozen systemd hosts exhaust it, and their units
+    then fail to start ("Failed to create inotify object: Too many open files"), sshd
+    among them.
+    """
+    wanted = inotify_instances_needed(systemd_hosts)
+    if wanted and int(limit.read_text()) < wanted:
+        limit.write_text(f"{wanted}\n")
+
+
 def up(
     online: int,
     restricted: int,
@@ -193,6 +220,7 @@ def up(
         online, restricted, trixie_docker, releases=releases, init=init, logins=logins
     )
     _require_tools(init)
+    _ensure_inotify(sum(host.init == "systemd" for host in planned))
     down()
     directory = state_dir()
     directory.mkdir(parents=True, exist_ok=True)
