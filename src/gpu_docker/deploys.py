@@ -35,8 +35,10 @@ from gpu_docker.verify import describe
 
 
 @deploy("Install NVIDIA Container Toolkit (apt)")
-def install_online(settings: Settings, backup: str) -> list[OperationMeta]:
-    """NVIDIA's source (probed first), version pin, then the four packages at the pin."""
+def install_online(settings: Settings, backup: str) -> OperationMeta:
+    """NVIDIA's source (probed first), version pin, then the four packages at the pin.
+
+    Returns the package install, whose change docker must pick up."""
     repository = apt.repository(
         name="Add the toolkit apt source (tried on its own first, key fingerprint checked)",
         key_url=settings.apt_key_url,
@@ -68,12 +70,14 @@ def install_online(settings: Settings, backup: str) -> list[OperationMeta]:
         versions=wanted,
         lock_timeout=settings.dpkg_lock_timeout,
     )
-    return [packages]
+    return packages
 
 
 @deploy("Install NVIDIA Container Toolkit (offline bundle)")
-def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMeta]:
-    """The manifest's debs, uploaded when missing and installed with dpkg in its order."""
+def install_offline(settings: Settings, manifest: Manifest) -> OperationMeta:
+    """The manifest's debs, uploaded when missing and installed with dpkg in its order.
+
+    Returns the package install, whose change docker must pick up."""
     root_file(
         "Pin the toolkit packages to the version",
         toolkit.APT_PIN,
@@ -87,7 +91,7 @@ def install_offline(settings: Settings, manifest: Manifest) -> list[OperationMet
         remote_dir=f"{settings.remote_cache_dir}/{manifest.version}/{manifest.arch}",
         lock_timeout=settings.dpkg_lock_timeout,
     )
-    return [packages]
+    return packages
 
 
 @deploy("gpu-docker")
@@ -146,9 +150,9 @@ def converge(project_root: Path | None = None) -> None:
             timeout=settings.restart_timeout,
         )
     if manifest is not None:
-        installs = install_offline(settings, manifest)
+        installed = install_offline(settings=settings, manifest=manifest)
     else:
-        installs = install_online(settings, backup)
+        installed = install_online(settings=settings, backup=backup)
     if settings.cdi:
         cdi.spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
@@ -178,7 +182,7 @@ def converge(project_root: Path | None = None) -> None:
     )
     docker.apply(
         name=f"Apply to docker ({settings.restart_strategy} if needed, for --gpus too)",
-        changes=[*installs, config],
+        changes=[installed, config],
         strategy=settings.restart_strategy,
         daemon_json_path=settings.daemon_json_path,
         backup=backup,

@@ -103,8 +103,8 @@ def parse_dockerd_gpus(output: Iterable[str]) -> DockerdGpus:
     ticks, tck = _float(kv.get("dockerd_start_ticks", "")), _float(kv.get("clk_tck", ""))
     now, _, uptime = kv.get("clock", "").partition(" ")
     wall, up = _float(now), _float(uptime)
-    if None not in (ticks, tck, wall, up) and tck:
-        started_at = wall - up + ticks / tck  # type: ignore[operator]
+    if ticks is not None and tck and wall is not None and up is not None:
+        started_at = wall - up + ticks / tck
     runtimes = None
     if "daemon_runtimes" in kv:
         try:

@@ -12,7 +12,7 @@ unrelated broken repository on the host does not fail it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from io import StringIO
 from typing import Any
 
@@ -115,7 +115,7 @@ def repository(
     list_path: str,
     line: str,
     backup: str,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """
     Install NVIDIA's key and source, tried in isolation first; disable conflicting sources.
 
@@ -169,7 +169,7 @@ def refresh(
     cache_time: int,
     list_path: str,
     lock_wait: StringCommand,
-) -> Iterator[StringCommand]:
+) -> Generator[StringCommand, None, None]:
     """
     ``apt-get update`` of NVIDIA's source alone: when it changed, or packages are due and
     the last refresh is older than ``cache_time``.
@@ -208,7 +208,7 @@ def refresh(
 
 
 @operation()
-def install(versions: Mapping[str, str], lock_timeout: int) -> Iterator[Any]:
+def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, None, None]:
     """
     Install the packages at their versions with apt, once dpkg's lock is free.
 

@@ -8,7 +8,7 @@ CDI smoke test (``--device nvidia.com/gpu=all`` on the probe image) is part of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from pyinfra import host, logger
 from pyinfra.api import StringCommand, operation
@@ -18,7 +18,9 @@ from gpu_docker.facts.cdi import CdiFacts
 
 
 @operation()
-def spec(spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH) -> Iterator[StringCommand]:
+def spec(
+    spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH
+) -> Generator[StringCommand, None, None]:
     """
     Generate NVIDIA's CDI spec when it is missing or stale, or let the toolkit's
     ``nvidia-cdi-refresh`` units (1.18+) do it.
@@ -61,7 +63,9 @@ def warn_docker_too_old(docker: str) -> None:
 
 
 @operation()
-def remove_spec(spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH) -> Iterator[StringCommand]:
+def remove_spec(
+    spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH
+) -> Generator[StringCommand, None, None]:
     """
     Remove the CDI spec with the toolkit: it calls the toolkit's nvidia-cdi-hook, which the
     package removal takes away, so a spec left behind would break every CDI container.

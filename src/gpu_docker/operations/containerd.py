@@ -9,7 +9,7 @@ answer again. The merge rules are :mod:`gpu_docker.containerd` (pure).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -28,7 +28,7 @@ from gpu_docker.toml_merge import TomlMergeError, plain
 
 
 @operation()
-def merge(settings: Settings, backup: str) -> Iterator[Any]:
+def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
     """
     Merge the ``nvidia`` runtime into containerd's config.toml, keeping everything else.
 
@@ -74,7 +74,7 @@ def merge(settings: Settings, backup: str) -> Iterator[Any]:
 @operation()
 def apply(
     changes: Sequence[OperationMeta], settings: Settings, backup: str, service: str
-) -> Iterator[StringCommand]:
+) -> Generator[StringCommand, None, None]:
     """
     Restart containerd when its config (or the toolkit) changed, and only then.
 

@@ -6,7 +6,7 @@ merge rules themselves are :mod:`gpu_docker.daemon_json` (pure).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -22,7 +22,7 @@ from gpu_docker.operations.util import WithConnectorArguments, fail
 
 
 @operation()
-def merge(path: str, owned: Mapping[str, Any], backup: str) -> Iterator[Any]:
+def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
     """
     Merge the settings gpu-docker owns into daemon.json, keeping everything else.
 
@@ -71,7 +71,7 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Iterator[Any]:
 
 
 @operation()
-def restore(path: str, wanted: str, keep: str) -> Iterator[Any]:
+def restore(path: str, wanted: str, keep: str) -> Generator[Any, None, None]:
     """
     Put back the daemon.json a gpu-docker run replaced.
 

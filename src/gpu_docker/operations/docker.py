@@ -9,7 +9,7 @@ or pending), :mod:`gpu_docker.dockerd_flags` (would dockerd start again),
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from pyinfra import host
@@ -17,7 +17,7 @@ from pyinfra.api import StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
 from gpu_docker import daemon_json, dockerd_flags, restart_preview, sh
-from gpu_docker.dockerd_gpus import ApplyPlan, plan_apply
+from gpu_docker.dockerd_gpus import Action, ApplyPlan, plan_apply
 from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.operations.util import fail
@@ -46,7 +46,7 @@ def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> lis
 
 
 @operation()
-def start(init: str, timeout: int) -> Iterator[StringCommand]:
+def start(init: str, timeout: int) -> Generator[StringCommand, None, None]:
     """
     Start docker, which was not running when the deploy began, and wait until it answers.
 
@@ -74,8 +74,8 @@ def _apply_plan(
     if not serve_gpus:
         if not changed:
             return ApplyPlan("none")
-        action = {"never": "pending", "reload": "reload"}.get(strategy, "restart")
-        return ApplyPlan(action)  # type: ignore[arg-type]
+        actions: dict[str, Action] = {"never": "pending", "reload": "reload"}
+        return ApplyPlan(actions.get(strategy, "restart"))
     current = host.get_fact(RemoteFileText, path=daemon_json_path)
     try:
         wanted = list(daemon_json.parse(current.text or "").get("runtimes", {}))
@@ -95,7 +95,7 @@ def apply(
     preflight: Preflight,
     live_restore: bool = False,
     serve_gpus: bool = False,
-) -> Iterator[StringCommand]:
+) -> Generator[StringCommand, None, None]:
     """
     Make docker pick up a new toolkit or daemon.json, and make it able to serve --gpus.
 
@@ -172,7 +172,7 @@ def apply(
 @operation()
 def verify(
     runtime_name: str, smoke_test_image: str | None = None, packages: Sequence[str] = ()
-) -> Iterator[StringCommand]:
+) -> Generator[StringCommand, None, None]:
     """
     Report whether GPU containers work on this host, after the changes are applied.
 

@@ -9,7 +9,7 @@ fails naming the holder.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -51,7 +51,7 @@ def held_released(commands: list[Any], packages: Sequence[str], lock_timeout: in
 
 
 @operation()
-def repair(lock_wait: StringCommand | None = None) -> Iterator[StringCommand | str]:
+def repair(lock_wait: StringCommand | None = None) -> Generator[StringCommand | str, None, None]:
     """
     Finish an interrupted dpkg run (``dpkg --configure -a``) before apt or a bundle installs.
 
@@ -76,7 +76,9 @@ def repair(lock_wait: StringCommand | None = None) -> Iterator[StringCommand | s
 
 
 @operation()
-def check_packages(packages: Sequence[str], wanted: str, release_holds: bool) -> Iterator[Any]:
+def check_packages(
+    packages: Sequence[str], wanted: str, release_holds: bool
+) -> Generator[Any, None, None]:
     """
     Refuse to move held toolkit packages (unless allowed), and name a downgrade.
 
@@ -136,7 +138,7 @@ def _bundle_commands(entries: Sequence[BundleEntry], remote_dir: str) -> Iterato
 @operation()
 def install_bundle(
     entries: Sequence[BundleEntry], remote_dir: str, lock_timeout: int
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """
     Install an offline bundle's debs with dpkg, in the manifest's order, once dpkg's lock
     is free.
@@ -168,7 +170,7 @@ def install_bundle(
 @operation()
 def remove_packages(
     packages: Sequence[str], pin: str, lock_wait: StringCommand
-) -> Iterator[StringCommand]:
+) -> Generator[StringCommand, None, None]:
     """
     Remove the toolkit packages and their apt pin; what a first attempt left is finished.
 

@@ -3,7 +3,7 @@ docker's cgroup driver calls for them (the rules: :mod:`gpu_docker.nvml`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
@@ -22,7 +22,7 @@ def wanted(setting: NvmlSymlinks) -> bool:
 
 
 @operation()
-def dev_char_symlinks() -> Iterator[StringCommand]:
+def dev_char_symlinks() -> Generator[StringCommand, None, None]:
     """
     Create the /dev/char links of the NVIDIA device nodes where any is missing.
 

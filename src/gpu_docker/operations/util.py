@@ -3,7 +3,7 @@ running our own Python steps on the host with the operation's connector argument
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host, logger
@@ -25,7 +25,7 @@ def _fail_command(message: str) -> StringCommand:
 
 
 @operation()
-def fail(message: str) -> Iterator[StringCommand]:
+def fail(message: str) -> Generator[StringCommand, None, None]:
     """
     Fail this host with one clear line, changing nothing (the other hosts go on).
 
