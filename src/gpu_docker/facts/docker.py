@@ -54,13 +54,26 @@ class RunningDockerd(FactBase[DockerdGpus]):
 
 class GpuDockerVerification(FactBase[Verification]):
     """Ask the host whether GPU containers work: ``docker run --gpus all`` on every host,
-    ``nvidia-smi -L`` inside containers where GPUs answer (see ``verify.sh``)."""
+    ``nvidia-smi -L`` inside containers where GPUs answer (see ``verify.sh``).
+
+    The probe image is made on first use, so this fact changes the host; ``dry=True`` (a
+    preview) makes, pulls and removes nothing: checks run only on images already there,
+    the others come back as what would run."""
 
     def command(
-        self, runtime_name: str, image: str = "", packages: tuple[str, ...] = ()
+        self,
+        runtime_name: str,
+        image: str = "",
+        packages: tuple[str, ...] = (),
+        dry: bool = False,
     ) -> StringCommand:
         return sh.command(
-            "verify", runtime_name, image, *packages, libs=("dockerd", "gpu", "probe")
+            "verify",
+            runtime_name,
+            image,
+            "0" if dry else "1",
+            *packages,
+            libs=("dockerd", "gpu", "probe"),
         )
 
     def process(self, output: list[str]) -> Verification:

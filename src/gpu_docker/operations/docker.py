@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
-from gpu_docker import daemon_json, dockerd_flags, restart_preview, sh
+from gpu_docker import daemon_json, dockerd_flags, fleet_report, restart_preview, sh
 from gpu_docker.dockerd_gpus import Action, ApplyPlan, plan_apply
 from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.files import RemoteFileText
@@ -171,19 +171,32 @@ def apply(
 
 @operation()
 def verify(
-    runtime_name: str, smoke_test_image: str | None = None, packages: Sequence[str] = ()
+    runtime_name: str,
+    smoke_test_image: str | None = None,
+    packages: Sequence[str] = (),
+    fleet: bool = False,
+    report_path: str | None = None,
 ) -> Generator[StringCommand, None, None]:
     """
-    Report whether GPU containers work on this host, after the changes are applied.
+    Report whether GPU containers work on this host.
 
     + runtime_name: docker must list it; the runtime check runs through it
     + smoke_test_image: an operator's image with nvidia-smi, one more check where GPUs answer
     + packages: the toolkit packages whose versions the report lists
+    + fleet: the verify deploy's own use: add the host to the run's fleet report, and
+      preview the host as it is now (without it, the converge's use: a preview has
+      nothing to verify before its changes are applied)
+    + report_path: where the fleet report's JSON document goes (with ``fleet``)
 
     Runs what users run: ``docker run --gpus all`` on the probe image ``gpu-docker-probe``
     (made on the host from its own glibc on first use) on every host, and ``nvidia-smi -L``
     in containers where GPUs answer. Changes nothing else; fails the host naming the first
     check that failed, or the driver's own words when nvidia-smi fails.
+
+    The host is read when the operation runs, not when the deploy is planned: the probe
+    image is made then, so a ``--dry`` preview never makes one. The preview reads the
+    host without changing it: checks run only on a probe image already there, the others
+    are named with the command a real verify runs.
 
     **Example:**
 
@@ -195,7 +208,8 @@ def verify(
             packages=toolkit.PACKAGES,
         )
     """
-    if not host.state.is_executing:
+    executing = host.state.is_executing
+    if not executing and not fleet:
         host.noop("verification runs once the changes are applied")
         return
     report = host.get_fact(
@@ -203,11 +217,16 @@ def verify(
         runtime_name=runtime_name,
         image=smoke_test_image or "",
         packages=tuple(packages),
+        dry=not executing,
     )
     lines, problem = describe(report, runtime_name, smoke_test_image)
+    if fleet and executing:
+        fleet_report.collector(host.state).add(
+            fleet_report.record(host.name, report, runtime_name, problem), report_path
+        )
     for line in lines:
-        host.log(line)
+        host.log(line if executing else f"preview: {line}")
     if problem:
         yield from fail._inner(problem)
     else:
-        host.noop("verified")
+        host.noop("verified" if executing else "the checks above pass so far")
