@@ -121,8 +121,12 @@ def converge(project_root: Path | None = None) -> None:
     except DaemonJsonError as exc:
         issues.append(str(exc))
         owned = {}
+    unloaded = ""
     if settings.uses_docker:
-        issues += docker.startup_problems(settings.daemon_json_path, owned, facts.docker_validate)
+        found, unloaded = docker.startup_problems(
+            settings.daemon_json_path, owned, facts.docker_validate
+        )
+        issues += found
     if settings.uses_containerd:
         containerd_host = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
@@ -189,6 +193,7 @@ def converge(project_root: Path | None = None) -> None:
         preflight=facts,
         live_restore=settings.live_restore,
         serve_gpus=True,
+        unloaded=unloaded,
     )
     # A host left with a restart pending (restart_strategy=never) failed above: it is
     # neither converged nor verified.
