@@ -140,6 +140,14 @@ def converge(project_root: Path | None = None) -> None:
         wanted=settings.deb_version,
         release_holds=settings.release_holds,
     )
+    dpkg.purge_legacy(
+        name="Purge NVIDIA's superseded packages (nvidia-docker2, nvidia-container-runtime)",
+        packages=toolkit.LEGACY_PACKAGES,
+        daemon_json_path=settings.daemon_json_path,
+        keep=backup.removesuffix(".bak") + ".keep",
+        toolkit=toolkit.PACKAGES,
+        lock_wait=dpkg.lock_wait(settings.dpkg_lock_timeout),
+    )
     docker_version = facts.docker.server_version if facts.docker else facts.dockerd_version
     if settings.cdi and settings.uses_docker and not docker_supports_cdi(docker_version):
         cdi.warn_docker_too_old(docker_version)
