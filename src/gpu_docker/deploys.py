@@ -23,7 +23,6 @@ from gpu_docker.bundle.manifest import Manifest
 from gpu_docker.cdi import daemon_json_owned, docker_supports_cdi
 from gpu_docker.daemon_json import DaemonJsonError, deep_merge, render_owned, template_path
 from gpu_docker.facts.containerd import ContainerdFacts
-from gpu_docker.facts.docker import GpuDockerVerification
 from gpu_docker.facts.preflight import HostPreflight
 from gpu_docker.files import pre_rollback_suffix
 from gpu_docker.nvml import UDEV_RULE, UDEV_RULE_PATH
@@ -31,7 +30,6 @@ from gpu_docker.operations import apt, cdi, containerd, daemon_json, docker, dpk
 from gpu_docker.operations.files import root_file
 from gpu_docker.operations.util import fail
 from gpu_docker.settings import Settings, SettingsError
-from gpu_docker.verify import describe
 
 
 @deploy("Install NVIDIA Container Toolkit (apt)")
@@ -123,8 +121,12 @@ def converge(project_root: Path | None = None) -> None:
     except DaemonJsonError as exc:
         issues.append(str(exc))
         owned = {}
+    unloaded = ""
     if settings.uses_docker:
-        issues += docker.startup_problems(settings.daemon_json_path, owned, facts.docker_validate)
+        found, unloaded = docker.startup_problems(
+            settings.daemon_json_path, owned, facts.docker_validate
+        )
+        issues += found
     if settings.uses_containerd:
         containerd_host = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
@@ -137,6 +139,14 @@ def converge(project_root: Path | None = None) -> None:
         packages=toolkit.PACKAGES,
         wanted=settings.deb_version,
         release_holds=settings.release_holds,
+    )
+    dpkg.purge_legacy(
+        name="Purge NVIDIA's superseded packages (nvidia-docker2, nvidia-container-runtime)",
+        packages=toolkit.LEGACY_PACKAGES,
+        daemon_json_path=settings.daemon_json_path,
+        keep=backup.removesuffix(".bak") + ".keep",
+        toolkit=toolkit.PACKAGES,
+        lock_wait=dpkg.lock_wait(settings.dpkg_lock_timeout),
     )
     docker_version = facts.docker.server_version if facts.docker else facts.dockerd_version
     if settings.cdi and settings.uses_docker and not docker_supports_cdi(docker_version):
@@ -191,6 +201,7 @@ def converge(project_root: Path | None = None) -> None:
         preflight=facts,
         live_restore=settings.live_restore,
         serve_gpus=True,
+        unloaded=unloaded,
     )
     # A host left with a restart pending (restart_strategy=never) failed above: it is
     # neither converged nor verified.
@@ -204,34 +215,28 @@ def converge(project_root: Path | None = None) -> None:
 
 @deploy("gpu-docker verify")
 def verify() -> None:
-    """Read-only: whether GPU containers work on the current host; fail it if not.
+    """Whether GPU containers work on the current host; fail it if not.
 
     Each host's result also goes to the fleet report: a table when the run ends, and a
-    JSON document at ``report_path`` when set.
+    JSON document at ``report_path`` when set. The host is read by an operation, so only
+    an applied run makes the probe image; ``--dry`` previews read-only.
     """
     run.start("verified")
-    fleet = fleet_report.collector(state)
     try:
         settings = run.host_settings()
     except SettingsError as exc:
+        fleet = fleet_report.collector(state)
         fleet.add(fleet_report.absent(host.name, "failed", exc.problem), None)
         fail(name="Check settings", message=exc.problem)
         return
-    found = host.get_fact(
-        GpuDockerVerification,
+    docker.verify(
+        name="Verify GPU containers run (docker run --gpus all)",
         runtime_name=settings.runtime_name,
-        image=settings.smoke_test_image or "",
+        smoke_test_image=settings.smoke_test_image,
         packages=toolkit.PACKAGES,
+        fleet=True,
+        report_path=settings.report_path,
     )
-    lines, problem = describe(found, settings.runtime_name, settings.smoke_test_image)
-    fleet.add(
-        fleet_report.record(host.name, found, settings.runtime_name, problem),
-        settings.report_path,
-    )
-    for line in lines:
-        host.log(line)
-    if problem:
-        fail(name="Verify", message=problem)
 
 
 @deploy("gpu-docker rollback")

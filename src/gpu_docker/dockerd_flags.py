@@ -50,15 +50,23 @@ SHORTHANDS = {
 MERGED = frozenset({"runtimes"})
 
 
+#: Where gpu-docker notes that it reloaded the running dockerd: ``<dockerd pid> <epoch>``.
+#: A reload loads daemon.json without changing dockerd's start time, and dockerd tells no
+#: one when it last read its file; /run is emptied by a reboot, the pid ties it to one dockerd.
+RELOADED_STAMP = "/run/gpu-docker/dockerd-reloaded"
+
+
 @dataclass(frozen=True)
 class DockerdStartup:
-    """The running dockerd's arguments and start time, daemon.json's last change, and what
-    ``dockerd --validate`` says of the current file (empty when it was not run)."""
+    """The running dockerd's arguments and start time, daemon.json's last change, what
+    ``dockerd --validate`` says of the current file (empty when it was not run), and when
+    gpu-docker last reloaded this dockerd (0: never; see :data:`RELOADED_STAMP`)."""
 
     args: tuple[str, ...] = ()
     started: int = 0
     changed: int = 0
     validate: str = ""
+    reloaded: int = 0
 
 
 def flag_keys(args: Sequence[str]) -> dict[str, str]:
@@ -98,8 +106,16 @@ def problems(startup: DockerdStartup, keys: Iterable[str], path: str) -> list[st
 
 
 def unloaded_changes(startup: DockerdStartup, path: str) -> str:
-    """The preview's line for a daemon.json changed since dockerd started ('' if not)."""
+    """The line for a daemon.json changed since dockerd last loaded it ('' if not).
+
+    Read before the run changes anything, and said only where docker is restarted (the
+    preview, and the run's line): then the operator's own edits take effect too. A file
+    gpu-docker's reload loaded since dockerd started is not unloaded (the stamp is written
+    after the reload, so the same second counts as loaded).
+    """
     if not startup.started or startup.changed < startup.started:
+        return ""
+    if startup.reloaded >= startup.started and startup.changed <= startup.reloaded:
         return ""
     return (
         f"{path} was changed after dockerd started: a restart also applies those unloaded changes"

@@ -3,7 +3,8 @@
 Each host's verification becomes one record (OS, docker, toolkit packages, the running
 daemon's runtimes, whether dockerd registered the --gpus device driver, GPUs, every check
 with its command and output line, a pending restart, the verdict). When the run ends the
-records are written to ``report_path`` (if set) and printed as one line per host;
+records are written to ``report_path`` (if set) and printed as one line per host (after
+an applied run; a ``--dry`` preview verifies nothing and writes nothing);
 hosts that were never reached or never verified appear as such, so the document always
 covers the whole inventory. Building records and rendering are pure and unit-tested.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pyinfra.api.state import State
+from pyinfra.api.state import State, StateStage
 
 from gpu_docker.verify import (
     CHECK_TITLES,
@@ -141,6 +142,10 @@ class FleetReport:
         return list(found.values())
 
     def finish(self) -> None:
+        """Print the table and write the document, after an applied run only: a ``--dry``
+        preview verified nothing, and must not replace the last real report."""
+        if self.state.current_stage < StateStage.Execute:
+            return
         records = self.all_records()
         for text in table(records):
             click.echo(f"--> {text}", err=True)

@@ -76,3 +76,17 @@ def removal_plan(packages: Iterable[str], states: dict[str, tuple[str, str]]) ->
         )
     )
     return Removal(purge, dependents)
+
+
+def legacy_present(selections: Mapping[str, Selection]) -> list[str]:
+    """Legacy packages dpkg still records, removed-with-config (``rc``) and half-installed
+    ones too: any of them may still own daemon.json as a conffile, which only a purge
+    releases. Each as ``<name> <version>`` plus its state when not installed."""
+    found = []
+    for name, sel in sorted(selections.items()):
+        state = sel.status[:2]
+        if state in ("un", "pn", ""):
+            continue
+        note = "" if state == "ii" else f" ({'config files only' if state == 'rc' else state})"
+        found.append(f"{name} {sel.version}{note}")
+    return found

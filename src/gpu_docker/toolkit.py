@@ -15,6 +15,17 @@ PACKAGES = (
     "nvidia-container-toolkit-base",
     "nvidia-container-toolkit",
 )
+#: NVIDIA's superseded packages, purged from a host being converged (both methods).
+#: What NVIDIA says: the nvidia-docker project "has been superseded by the NVIDIA Container
+#: Toolkit" and its wrapper "is no longer supported" (github.com/NVIDIA/nvidia-docker,
+#: archived); nvidia-container-runtime became a meta package depending only on
+#: nvidia-container-toolkit in 3.6.0 (the executable moved into the toolkit), nvidia-docker2
+#: one in 2.14.0, and both had their final release with toolkit 1.14.0; the install guide
+#: installs nvidia-container-toolkit alone and has docker configured with ``nvidia-ctk``.
+#: nvidia-docker2 before 2.14.0 owned /etc/docker/daemon.json as a conffile, which dpkg
+#: deletes on purge (NVIDIA/nvidia-docker #1575, #1776; nvidia-container-toolkit #132):
+#: gpu-docker purges (a removed package would keep owning it) and keeps the file.
+LEGACY_PACKAGES = ("nvidia-docker2", "nvidia-container-runtime")
 #: The apt source the online install writes.
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 #: The apt preferences file that holds the four packages at the pinned version.

@@ -139,6 +139,10 @@ class Verification:
     probe: str = ""
     probe_error: str = ""
     checks: tuple[Check, ...] = ()
+    #: A preview only (``--dry``): the probe image a real verify would make first, and
+    #: the checks it would run (name, command) for want of their image.
+    probe_missing: str = ""
+    planned: tuple[tuple[str, str], ...] = ()
 
     def check(self, name: str) -> Check | None:
         return next((check for check in self.checks if check.name == name), None)
@@ -162,6 +166,7 @@ def parse_verification(output: Iterable[str]) -> Verification:
     packages: dict[str, str] = {}
     smi_lines: list[str] = []
     checks: list[Check] = []
+    planned: list[tuple[str, str]] = []
     for line in lines:
         key, sep, value = line.partition("=")
         if not sep:
@@ -179,6 +184,9 @@ def parse_verification(output: Iterable[str]) -> Verification:
             command, _, encoded = rest.rpartition("|")
             code = _int(rc)
             checks.append(Check(name, -1 if code is None else code, command, _decode(encoded)))
+        elif key == "would":
+            name, _, command = value.partition("|")
+            planned.append((name, command))
         else:
             first.setdefault(key, value.strip())
     return Verification(
@@ -198,6 +206,8 @@ def parse_verification(output: Iterable[str]) -> Verification:
         probe=first.get("probe", ""),
         probe_error=first.get("probe_error", ""),
         checks=tuple(checks),
+        probe_missing=first.get("probe_missing", ""),
+        planned=tuple(planned),
     )
 
 
@@ -255,7 +265,12 @@ def pending_restart(report: Verification, runtime_name: str) -> str | None:
 def describe(
     report: Verification, runtime_name: str, smoke_test_image: str | None
 ) -> tuple[list[str], str | None]:
-    """Lines for the log, and the problem that fails the host (``None`` when verified)."""
+    """Lines for the log, and the problem that fails the host (``None`` when verified).
+
+    For a preview (``--dry``) the checks that could not run without making the probe
+    image are listed as what a real verify runs; without the ``--gpus`` check, whether
+    dockerd registered the device driver is judged from its start and the hook's ctime.
+    """
     lines = [
         f"nvidia-container-cli: {report.cli_version or 'not found'}",
         f"nvidia-ctk: {report.ctk_version or 'not found'}",
@@ -290,6 +305,15 @@ def describe(
         else:
             lines.append(f"check {title}: FAILED: {check.line}")
             problems.append(problem)
+    if report.probe_missing:
+        lines.append(
+            f"probe image {report.probe_missing}: not on the host; a real verify makes it "
+            "first (docker import of the host's glibc, about 6 MB), this preview does not"
+        )
+    for name, command in report.planned:
+        lines.append(f"check {CHECK_TITLES.get(name, name)}: would run `{command}`")
+    if report.check("gpus") is None and report.dockerd.missing_driver():
+        problems.append(f"{report.dockerd.missing_driver()}: {RESTART_HINT}")
     if gpus and not smoke_test_image:
         lines.append(f"check {CHECK_TITLES['image']}: skipped, smoke_test_image unset")
     return lines, "; ".join(problems) or None

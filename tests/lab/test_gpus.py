@@ -4,7 +4,8 @@ dockerd registers the --gpus device driver only when it starts with the hook on 
 the lab's hosts start dockerd at boot, before any toolkit, and the stand-in hook exits 0,
 so `--gpus all` works exactly where the driver is registered. ``lab-online-1`` has
 bookworm's docker 20.10, ``lab-online-2`` trixie's 26.1, ``lab-restricted-1`` installs
-offline. The tests run in order on the same hosts: fresh reload converge, never, verify
+offline. The tests run in order on the same hosts: a --dry verify before any probe
+exists, fresh reload converge, never, verify
 and its JSON report, the hand-made "installed, never restarted" state, a no-op rerun,
 and a driver/library mismatch.
 """
@@ -54,6 +55,31 @@ def gpus_all(lab, host_exec, name: str):
 
 def lines_of(done, name: str) -> list[str]:
     return [line for line in output(done).splitlines() if f"[{name}]" in line]
+
+
+# Every image and container, stopped ones too, with full ids: what a --dry must not change.
+DOCKER_STATE = (
+    "docker image ls -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}'; "
+    "docker ps -a --no-trunc --format '{{.ID}} {{.Image}} {{.Status}}'"
+)
+
+
+def test_dry_verify_makes_no_probe_and_says_what_it_would_check(
+    lab, host_exec, run_pyinfra, tmp_path
+):
+    names = [h.name for h in lab.hosts]
+    before = {name: run(lab, host_exec, name, DOCKER_STATE) for name in names}
+    assert not any("gpu-docker-probe" in state for state in before.values())
+    report = tmp_path / "dry.json"
+    done = run_pyinfra("deploys/verify.py", "--dry", "--data", f"report_path={report}", yes=False)
+    assert {name: run(lab, host_exec, name, DOCKER_STATE) for name in names} == before
+    for name in names:
+        said = "\n".join(lines_of(done, name))
+        assert "not on the host; a real verify makes it first" in said, said
+        assert "preview: check --gpus all: would run `docker run --rm --network none" in said
+        # Toolkit not installed yet: the preview already names why verify would fail.
+        assert "nvidia-container-runtime-hook is not on its PATH" in said, said
+    assert not report.exists()  # a preview verified nothing, so no report replaces the last
 
 
 def test_reload_on_a_fresh_install_restarts_says_why_and_gpus_all_works(

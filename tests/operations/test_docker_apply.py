@@ -37,7 +37,8 @@ def test_restart_script_gets_init_system_and_validation(run_op):
         facts = Preflight(init=init, docker_validate=validate, docker=DOCKER)
         commands, _ = apply(run_op, changed=True, preflight=facts, live_restore=True)
         assert commands[0].endswith(
-            f"gpu-docker restart /etc/docker/daemon.json .b nvidia 60 {init} {flag} 1"
+            f"gpu-docker restart /etc/docker/daemon.json .b nvidia 60 {init} {flag} 1 "
+            "/run/gpu-docker/dockerd-reloaded"
         )
 
 
@@ -58,3 +59,19 @@ def test_never_strategy_reports_a_pending_restart_instead(run_op):
     assert (
         preview.logs[0] == "docker restart pending (restart_strategy=never); 2 containers running"
     )
+
+
+UNLOADED = "/etc/docker/daemon.json was changed after dockerd started: a restart also applies"
+
+
+def test_unloaded_edits_are_said_only_where_docker_is_restarted(run_op):
+    line = f"{UNLOADED} those unloaded changes"
+    _, preview = apply(run_op, changed=True, executing=False, unloaded=line)
+    assert preview.logs[-1] == line
+    _, run = apply(run_op, changed=True, unloaded=line)
+    assert run.logs == [line]
+    # A reload does not apply them all, and with nothing to do nothing is said.
+    _, reload = apply(run_op, changed=True, executing=False, strategy="reload", unloaded=line)
+    assert line not in reload.logs
+    _, nothing = apply(run_op, changed=False, executing=False, unloaded=line)
+    assert nothing.logs == [] and nothing.noops == ["nothing changed: docker left running"]

@@ -92,7 +92,13 @@ class Host:
             init,
             "1" if validate else "0",
             "1" if live else "0",
+            str(self.stamp),
         )
+
+    @property
+    def stamp(self) -> Path:
+        """Where the script notes a reload (the real one is in /run/gpu-docker)."""
+        return self.root / "run/gpu-docker/dockerd-reloaded"
 
     def control_calls(self, resets: bool = False) -> list[str]:
         """The systemctl, service and kill calls, in order (not the polling); the
@@ -227,6 +233,14 @@ def test_reload_signals_dockerd_and_never_restarts_it(host: Host, init: str, sig
     assert done.returncode == 0, done.stderr
     assert host.control_calls() == [signal]
     assert host.loaded == NEW
+    # Noted, so the next run does not call the loaded file unloaded.
+    assert host.stamp.read_text().split()[-1].isdigit()
+
+
+def test_a_restart_notes_no_reload(host: Host) -> None:
+    host.write_conf(NEW, OLD)
+    assert host.apply("systemd").returncode == 0
+    assert not host.stamp.exists()
 
 
 def test_a_reload_that_does_not_register_the_runtime_is_undone_by_reload(host: Host) -> None:
@@ -236,6 +250,7 @@ def test_a_reload_that_does_not_register_the_runtime_is_undone_by_reload(host: H
     assert "docker reloaded: it runs as before" in done.stderr
     assert host.control_calls() == ["systemctl reload docker"] * 2
     assert host.loaded == OLD
+    assert not host.stamp.exists()  # a failed reload loaded nothing new
 
 
 @INITS

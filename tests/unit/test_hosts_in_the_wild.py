@@ -101,6 +101,18 @@ def test_problems_name_the_key_and_a_latent_edit_dockerd_rejects():
     assert dockerd_flags.unloaded_changes(dockerd_flags.DockerdStartup((), 300, 200), "/d") == ""
 
 
+def test_a_file_gpu_dockers_reload_loaded_is_not_unloaded():
+    def unloaded(changed: int, reloaded: int) -> bool:
+        startup = dockerd_flags.DockerdStartup((), 100, changed, "", reloaded)
+        return bool(dockerd_flags.unloaded_changes(startup, "/d.json"))
+
+    assert unloaded(changed=200, reloaded=0)  # edited, never reloaded
+    assert not unloaded(changed=200, reloaded=200)  # reloaded in the same second
+    assert not unloaded(changed=200, reloaded=300)
+    assert unloaded(changed=400, reloaded=300)  # edited again after the reload
+    assert unloaded(changed=200, reloaded=50)  # a stamp older than this dockerd counts not
+
+
 def test_held_packages_block_only_when_they_would_move_and_downgrades_are_named():
     selections = {
         "libnvidia-container1": Selection("1.17.8-1", "hi", "hold"),

@@ -164,3 +164,33 @@ def test_verification_fact_parses_its_output():
     assert (gpus.rc, gpus.line) == (0, "GPU 0: NVIDIA H200")
     assert gpus.command == f"docker run --rm --gpus all {PROBE} nvidia-smi -L"
     assert cdi.rc == 125 and cdi.no_device_driver
+
+
+def test_a_dry_preview_names_the_probe_it_would_make_and_the_checks_it_would_run():
+    would = (
+        f"docker run --rm --network none --pull never --gpus all {PROBE} /sbin/ldconfig --version"
+    )
+    report = parse_verification(
+        [f"probe_missing={PROBE}", "probe_static=/sbin/ldconfig", f"would=gpus|{would}"]
+    )
+    assert report.probe == "" and report.checks == ()
+    assert report.probe_missing == PROBE and report.planned == (("gpus", would),)
+    dockerd = DockerdGpus(
+        pid="53", started_at=100.0, hook="/usr/bin/h", hook_ctime=50.0, runtimes=RUNTIMES
+    )
+    lines, problem = describe(
+        Verification(dockerd=dockerd, probe_missing=PROBE, planned=report.planned)
+    )
+    assert problem is None  # dockerd started after the hook: nothing against it yet
+    assert f"check --gpus all: would run `{would}`" in lines
+    assert any(line.startswith(f"probe image {PROBE}: not on the host") for line in lines)
+
+
+def test_without_the_gpus_check_a_dockerd_older_than_the_hook_still_fails_the_host():
+    stale = DockerdGpus(
+        pid="53", started_at=100.0, hook="/usr/bin/h", hook_ctime=150.0, runtimes=RUNTIMES
+    )
+    _, problem = describe(Verification(dockerd=stale, probe_missing=PROBE))
+    assert problem is not None
+    assert "never registered the --gpus device driver" in problem
+    assert "restart docker" in problem

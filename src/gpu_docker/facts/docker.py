@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyinfra.api import FactBase, StringCommand
 
 from gpu_docker import sh
-from gpu_docker.dockerd_flags import DockerdStartup
+from gpu_docker.dockerd_flags import RELOADED_STAMP, DockerdStartup
 from gpu_docker.dockerd_gpus import DockerdGpus, parse_dockerd_gpus
 from gpu_docker.verify import Verification, parse_verification
 
@@ -21,7 +21,7 @@ class HostDockerdStartup(FactBase[DockerdStartup]):
         return DockerdStartup()
 
     def command(self, path: str, validate: bool) -> StringCommand:
-        return sh.command("dockerd_start", path, "1" if validate else "0")
+        return sh.command("dockerd_start", path, "1" if validate else "0", RELOADED_STAMP)
 
     def process(self, output: list[str]) -> DockerdStartup:
         args: list[str] = []
@@ -38,7 +38,11 @@ class HostDockerdStartup(FactBase[DockerdStartup]):
             return int(text) if text.isdigit() else 0
 
         return DockerdStartup(
-            tuple(args), number("started"), number("changed"), values.get("validate", "")
+            tuple(args),
+            number("started"),
+            number("changed"),
+            values.get("validate", ""),
+            number("reloaded"),
         )
 
 
@@ -54,13 +58,26 @@ class RunningDockerd(FactBase[DockerdGpus]):
 
 class GpuDockerVerification(FactBase[Verification]):
     """Ask the host whether GPU containers work: ``docker run --gpus all`` on every host,
-    ``nvidia-smi -L`` inside containers where GPUs answer (see ``verify.sh``)."""
+    ``nvidia-smi -L`` inside containers where GPUs answer (see ``verify.sh``).
+
+    The probe image is made on first use, so this fact changes the host; ``dry=True`` (a
+    preview) makes, pulls and removes nothing: checks run only on images already there,
+    the others come back as what would run."""
 
     def command(
-        self, runtime_name: str, image: str = "", packages: tuple[str, ...] = ()
+        self,
+        runtime_name: str,
+        image: str = "",
+        packages: tuple[str, ...] = (),
+        dry: bool = False,
     ) -> StringCommand:
         return sh.command(
-            "verify", runtime_name, image, *packages, libs=("dockerd", "gpu", "probe")
+            "verify",
+            runtime_name,
+            image,
+            "0" if dry else "1",
+            *packages,
+            libs=("dockerd", "gpu", "probe"),
         )
 
     def process(self, output: list[str]) -> Verification:

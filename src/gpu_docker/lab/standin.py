@@ -154,13 +154,15 @@ exit 0
 
 @dataclass(frozen=True)
 class _Spec:
-    """What one stand-in package is: name, relations, and files by install path."""
+    """What one stand-in package is: name, relations, and files by install path
+    (``conffiles``: those dpkg registers as configuration, as NVIDIA's packages did)."""
 
     name: str
     depends: str
     summary: str
     files: dict[str, str] = field(default_factory=dict)
     postinst: str = ""
+    conffiles: tuple[str, ...] = ()
 
 
 def _specs(version: str, arch: str) -> list[_Spec]:
@@ -234,6 +236,67 @@ def _specs(version: str, arch: str) -> list[_Spec]:
     ]
 
 
+#: The daemon.json nvidia-docker2 (before 2.14.0) shipped as its conffile.
+LEGACY_DAEMON_JSON = """{
+    "runtimes": {
+        "nvidia": {
+            "path": "nvidia-container-runtime",
+            "runtimeArgs": []
+        }
+    }
+}
+"""
+
+
+def _legacy_specs() -> list[tuple[_Spec, str]]:
+    """NVIDIA's superseded packages as hosts still carry them, with their versions.
+
+    nvidia-docker2 2.13.0 (toolkit 1.13's release, the last before the pure meta package)
+    ships the ``nvidia-docker`` wrapper and /etc/docker/daemon.json as a conffile;
+    nvidia-container-runtime 3.13.0 has been a meta package since 3.6.0. Both depend on
+    the toolkit, as NVIDIA's do.
+    """
+    docker_alternatives = " | ".join(
+        (
+            "docker-ce (>= 18.06.0~ce~3-0~debian)",
+            "docker-ee (>= 18.06.0~ce~3-0~debian)",
+            "docker.io (>= 18.06.0)",
+            "moby-engine (>= 18.06.0)",
+        )
+    )
+    return [
+        (
+            _Spec(
+                "nvidia-docker2",
+                f"nvidia-container-toolkit (>= 1.13.0-1), {docker_alternatives}",
+                "nvidia-docker CLI wrapper (gpu-docker TEST FIXTURE)",
+                {
+                    "/usr/bin/nvidia-docker": _QUIET.format(name="nvidia-docker", version="2.13.0"),
+                    "/etc/docker/daemon.json": LEGACY_DAEMON_JSON,
+                },
+                conffiles=("/etc/docker/daemon.json",),
+            ),
+            "2.13.0",
+        ),
+        (
+            _Spec(
+                "nvidia-container-runtime",
+                "nvidia-container-toolkit (>= 1.13.0-1)",
+                "NVIDIA container runtime meta package (gpu-docker TEST FIXTURE)",
+            ),
+            "3.13.0",
+        ),
+    ]
+
+
+def build_legacy_debs(outdir: Path) -> list[Path]:
+    """TEST FIXTURE debs named like NVIDIA's superseded ``nvidia-docker2`` and
+    ``nvidia-container-runtime`` (architecture ``all``, as NVIDIA's were), to test how a
+    converge deals with hosts that still have them."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    return [_build_one(spec, version, "all", outdir) for spec, version in _legacy_specs()]
+
+
 def _control(spec: _Spec, version: str, arch: str, installed_kib: int) -> str:
     """The DEBIAN/control text; Maintainer and Description name it a test fixture."""
     lines = [
@@ -280,6 +343,8 @@ def _build_one(spec: _Spec, version: str, arch: str, outdir: Path) -> Path:
         )
         if spec.postinst:
             _write(root / "DEBIAN/postinst", spec.postinst, 0o755)
+        if spec.conffiles:
+            _write(root / "DEBIAN/conffiles", "".join(f"{c}\n" for c in spec.conffiles), 0o644)
         for path in sorted(root.rglob("*"), reverse=True):
             path.chmod(0o755 if path.is_dir() else path.stat().st_mode & 0o777)
             os.utime(path, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH))

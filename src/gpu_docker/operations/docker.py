@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
-from gpu_docker import daemon_json, dockerd_flags, restart_preview, sh
+from gpu_docker import daemon_json, dockerd_flags, fleet_report, restart_preview, sh
 from gpu_docker.dockerd_gpus import Action, ApplyPlan, plan_apply
 from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.files import RemoteFileText
@@ -25,24 +25,24 @@ from gpu_docker.preflight import Preflight
 from gpu_docker.verify import describe
 
 
-def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> list[str]:
+def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> tuple[list[str], str]:
     """Why the host's daemon.json cannot be merged, or why dockerd would not start again
     with it (a key also given as a flag, a latent edit dockerd rejects), found before
-    anything is installed.
+    anything is installed; and the line for operator edits dockerd has not loaded yet
+    ('' if none), which :func:`apply` says where it restarts docker.
 
     The merge checks again when it runs; this early look keeps such a host entirely
     untouched instead of half-converged (toolkit installed, docker down or runtime missing).
+    The unloaded edits are read here, before this run writes the file itself.
     """
     current = host.get_fact(RemoteFileText, path=path)
     try:
         keys = daemon_json.parse(current.text or "").keys() | owned.keys()
     except daemon_json.DaemonJsonError as exc:
-        return [f"{current.target}: {exc}; left untouched, fix it and run again"]
+        return [f"{current.target}: {exc}; left untouched, fix it and run again"], ""
     startup = host.get_fact(HostDockerdStartup, path=path, validate=validate)
     unloaded = dockerd_flags.unloaded_changes(startup, current.target)
-    if unloaded:
-        host.log(unloaded)
-    return dockerd_flags.problems(startup, keys, current.target)
+    return dockerd_flags.problems(startup, keys, current.target), unloaded
 
 
 @operation()
@@ -95,6 +95,7 @@ def apply(
     preflight: Preflight,
     live_restore: bool = False,
     serve_gpus: bool = False,
+    unloaded: str = "",
 ) -> Generator[StringCommand, None, None]:
     """
     Make docker pick up a new toolkit or daemon.json, and make it able to serve --gpus.
@@ -110,6 +111,9 @@ def apply(
     + serve_gpus: also act when nothing changed but the running dockerd cannot serve
       ``--gpus`` or lacks a runtime of daemon.json (see ``gpu_docker.dockerd_gpus``);
       ``reload`` becomes a restart when only a restart registers the device driver
+    + unloaded: the line for daemon.json edits dockerd has not loaded (read before the
+      run, see :func:`startup_problems`): said only where docker is restarted, since only
+      a restart applies them all
 
     The preview says per host why docker must act and what happens to its running
     containers. Where dockerd has ``--validate`` (Docker 23+) the file is checked first:
@@ -148,14 +152,20 @@ def apply(
                 host.log(line)
         host.log_styled("gpu-docker: docker restart pending (restart_strategy=never)", fg="yellow")
         return
+    also = [unloaded] if unloaded and plan.action == "restart" else []
     if host.state.is_executing:
         if plan.reasons:
             host.log(f"{plan.action}ing docker: {'; '.join(plan.reasons)}")
         if plan.note:
             host.log(plan.note)
     else:
-        for line in [*plan.lines(), *restart_preview.preview(plan.action, preflight, live_restore)]:
-            host.log(line)
+        also = [
+            *plan.lines(),
+            *restart_preview.preview(plan.action, preflight, live_restore),
+            *also,
+        ]
+    for line in also:
+        host.log(line)
     yield sh.command(
         "apply",
         plan.action,
@@ -166,24 +176,38 @@ def apply(
         preflight.init,
         "1" if preflight.docker_validate else "0",
         "1" if live_restore else "0",
+        dockerd_flags.RELOADED_STAMP,
     )
 
 
 @operation()
 def verify(
-    runtime_name: str, smoke_test_image: str | None = None, packages: Sequence[str] = ()
+    runtime_name: str,
+    smoke_test_image: str | None = None,
+    packages: Sequence[str] = (),
+    fleet: bool = False,
+    report_path: str | None = None,
 ) -> Generator[StringCommand, None, None]:
     """
-    Report whether GPU containers work on this host, after the changes are applied.
+    Report whether GPU containers work on this host.
 
     + runtime_name: docker must list it; the runtime check runs through it
     + smoke_test_image: an operator's image with nvidia-smi, one more check where GPUs answer
     + packages: the toolkit packages whose versions the report lists
+    + fleet: the verify deploy's own use: add the host to the run's fleet report, and
+      preview the host as it is now (without it, the converge's use: a preview has
+      nothing to verify before its changes are applied)
+    + report_path: where the fleet report's JSON document goes (with ``fleet``)
 
     Runs what users run: ``docker run --gpus all`` on the probe image ``gpu-docker-probe``
     (made on the host from its own glibc on first use) on every host, and ``nvidia-smi -L``
     in containers where GPUs answer. Changes nothing else; fails the host naming the first
     check that failed, or the driver's own words when nvidia-smi fails.
+
+    The host is read when the operation runs, not when the deploy is planned: the probe
+    image is made then, so a ``--dry`` preview never makes one. The preview reads the
+    host without changing it: checks run only on a probe image already there, the others
+    are named with the command a real verify runs.
 
     **Example:**
 
@@ -195,7 +219,8 @@ def verify(
             packages=toolkit.PACKAGES,
         )
     """
-    if not host.state.is_executing:
+    executing = host.state.is_executing
+    if not executing and not fleet:
         host.noop("verification runs once the changes are applied")
         return
     report = host.get_fact(
@@ -203,11 +228,16 @@ def verify(
         runtime_name=runtime_name,
         image=smoke_test_image or "",
         packages=tuple(packages),
+        dry=not executing,
     )
     lines, problem = describe(report, runtime_name, smoke_test_image)
+    if fleet and executing:
+        fleet_report.collector(host.state).add(
+            fleet_report.record(host.name, report, runtime_name, problem), report_path
+        )
     for line in lines:
-        host.log(line)
+        host.log(line if executing else f"preview: {line}")
     if problem:
         yield from fail._inner(problem)
     else:
-        host.noop("verified")
+        host.noop("verified" if executing else "the checks above pass so far")

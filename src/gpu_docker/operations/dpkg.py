@@ -21,7 +21,7 @@ from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts.dpkg import DpkgAudit, DpkgDepends, InstalledPackages, PackageSelections
 from gpu_docker.facts.files import RemoteSha256
 from gpu_docker.operations.util import fail
-from gpu_docker.packages import downgrades, held_to_move, removal_plan
+from gpu_docker.packages import downgrades, held_to_move, legacy_present, removal_plan
 
 
 def lock_wait(timeout: int) -> StringCommand:
@@ -221,3 +221,54 @@ def remove_packages(
             *plan.purge,
         )
     yield StringCommand("rm", "-f", str(PurePosixPath(pin)))
+
+
+@operation()
+def purge_legacy(
+    packages: Sequence[str],
+    daemon_json_path: str,
+    keep: str,
+    toolkit: Sequence[str],
+    lock_wait: StringCommand,
+) -> Generator[StringCommand, None, None]:
+    """
+    Purge NVIDIA's superseded packages, keeping daemon.json as it is.
+
+    + packages: the legacy packages (``toolkit.LEGACY_PACKAGES``)
+    + daemon_json_path: docker's daemon.json, which nvidia-docker2 may own as a conffile
+    + keep: suffix of the hard link that keeps daemon.json across the purge
+    + toolkit: the toolkit packages, marked manually installed once their dependent is gone
+    + lock_wait: the command that waits for another apt or dpkg to finish
+
+    NVIDIA superseded both with nvidia-container-toolkit (see ``toolkit.LEGACY_PACKAGES``
+    for what NVIDIA says and where). Purged, not removed: a removed nvidia-docker2 keeps
+    daemon.json registered as its conffile, and whoever purges it later loses the file.
+    The file itself stays byte-, mode- and owner-identical (``sh/legacy_purge.sh``). The
+    preview and the run name the packages; ``nvidia-docker`` goes with nvidia-docker2.
+
+    **Example:**
+
+    .. code:: python
+
+        dpkg.purge_legacy(
+            name="Purge NVIDIA's superseded packages",
+            packages=toolkit.LEGACY_PACKAGES,
+            daemon_json_path="/etc/docker/daemon.json",
+            keep=".gpu-docker-20250101T000000Z.keep",
+            toolkit=toolkit.PACKAGES,
+            lock_wait=dpkg.lock_wait(300),
+        )
+    """
+    selections = host.get_fact(PackageSelections, packages=tuple(packages))
+    present = legacy_present(selections)
+    if not present:
+        host.noop("no nvidia-docker2 or nvidia-container-runtime")
+        return
+    host.log(
+        f"gpu-docker: purging {', '.join(present)}: superseded by nvidia-container-toolkit "
+        f"(NVIDIA's final releases were empty meta packages; `nvidia-docker` goes, use "
+        f"`docker run --gpus all`); {daemon_json_path} is kept as it is"
+    )
+    names = [entry.split(" ", 1)[0] for entry in present]
+    yield lock_wait
+    yield sh.command("legacy_purge", daemon_json_path, keep, " ".join(toolkit), *names)

@@ -2,7 +2,8 @@
 # Make docker pick up a new toolkit or daemon.json: validate, restart or reload, wait
 # for the runtime, and roll back to the previous daemon.json if docker does not come back.
 # Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
-strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8
+#       reload-stamp
+strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 stamp=$9
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 # Put back the file this run replaced (the backup carries this run's suffix), with its mode
@@ -97,7 +98,13 @@ else
 fi
 settle
 case $? in
-    0) exit 0 ;;
+    0)
+        # A reload loads daemon.json without changing dockerd's start time: note it, so
+        # the next run does not call the file unloaded (dockerd_start.sh reads this).
+        if [ "$action" = reload ]; then
+            mkdir -p "${stamp%/*}" && echo "$(pidof -s dockerd) $(date +%s)" > "$stamp"
+        fi
+        exit 0 ;;
     2) what="docker answered without runtime $runtime after the $action" ;;
     3) what="dockerd exited after the $action" ;;
     *) what="docker did not come back within ${timeout}s after the $action" ;;

@@ -1,10 +1,11 @@
 #!/bin/sh
 # Will dockerd start again with the current daemon.json? The running dockerd's own
 # arguments (one arg= line each), when it started and when daemon.json last changed
-# (epoch seconds), and, where dockerd has --validate and the file changed since dockerd
+# (epoch seconds), when gpu-docker last reloaded this dockerd (its stamp, same pid only),
+# and, where dockerd has --validate and the file changed since dockerd
 # started (or dockerd is not running), what --validate says of the file as it is now.
-# Args: daemon.json-path validate(0/1)
-conf=$1 validate=$2
+# Args: daemon.json-path validate(0/1) reload-stamp
+conf=$1 validate=$2 stamp=$3
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 pid=$(pidof -s dockerd 2>/dev/null)
 started=0
@@ -14,6 +15,9 @@ if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
     boot=$(awk '$1 == "btime" { print $2 }' /proc/stat)
     started=$((boot + ticks / $(getconf CLK_TCK)))
     echo "started=$started"
+    if read -r spid stime < "$stamp" 2>/dev/null && [ "$spid" = "$pid" ]; then
+        echo "reloaded=$stime"
+    fi
 fi
 if [ -f "$target" ]; then
     changed=$(stat -c %Y -- "$target")

@@ -1,14 +1,21 @@
 #!/bin/sh
 # Library (functions only, prepended to a script): the --gpus probe image.
-# probe_image: make gpu-docker-probe:<glibc version> from the host's own files unless it
-# exists (docker import: no registry, so restricted hosts get it too), print its name.
-# It holds the host's glibc shared libraries and ldconfig: enough for a static binary
+# probe_image [make]: make gpu-docker-probe:<glibc version> from the host's own files
+# unless it exists (docker import: no registry, so restricted hosts get it too), print its
+# name. It holds the host's glibc shared libraries and ldconfig: enough for a static binary
 # and for the nvidia-smi the NVIDIA hook mounts into a container. Older probes are removed.
+# With make=0 (a --dry preview) nothing is made or removed: a missing probe is only named
+# (probe_missing=<name>) and the function returns 1.
 probe_image() {
     arch=$(dpkg --print-architecture) || return 1
     tag=$(dpkg-query -W -f='${Version}' "libc6:$arch" 2>/dev/null | tr -c 'A-Za-z0-9_.-' '_')
     name="gpu-docker-probe:${tag:-unknown}"
     if ! docker image inspect "$name" >/dev/null 2>&1; then
+        if [ "${1:-1}" = 0 ]; then
+            echo "probe_missing=$name"
+            probe_static
+            return 1
+        fi
         list=$(mktemp) || return 1
         {
             dpkg -L "libc6:$arch" | grep -E '\.so(\.|$)' | grep -v '/gconv/'
@@ -26,7 +33,11 @@ probe_image() {
             | grep -vxF "$name" | xargs -r docker rmi >/dev/null 2>&1
     fi
     echo "probe=$name"
-    # Ubuntu's /sbin/ldconfig is a shell wrapper; the probe has no shell, so the real binary.
+    probe_static
+}
+# probe_static: the static binary a GPU-less check runs in the probe. Ubuntu's
+# /sbin/ldconfig is a shell wrapper and the probe has no shell, so the real binary.
+probe_static() {
     if [ -f /sbin/ldconfig.real ]; then echo "probe_static=/sbin/ldconfig.real"
     else echo "probe_static=/sbin/ldconfig"; fi
 }
