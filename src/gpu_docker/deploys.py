@@ -36,6 +36,8 @@ from gpu_docker import (
     operations,
     preflight,
     rollback_ops,
+    runtime_config,
+    runtime_config_ops,
     summary,
     toolkit,
 )
@@ -256,6 +258,8 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_containerd:
         containerd = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
         issues += containerd_ops.problems(settings, containerd)
+    runtime_owned = runtime_config.owned(settings)
+    issues += runtime_config_ops.problems(runtime_owned)
     if issues:
         operations.fail(name="Preflight", message="; ".join(issues))
         return
@@ -281,6 +285,14 @@ def converge(project_root: Path | None = None) -> None:
         installs = install_offline(settings, manifest)
     else:
         installs = install_online(settings, backup)
+    if runtime_owned:
+        runtime_config_ops.config_merge(
+            name="Merge the runtime settings into the toolkit's config.toml (no restart)",
+            owned=runtime_owned,
+            backup=backup,
+        )
+    for note in runtime_config.notes(settings):
+        runtime_config_ops.warn(note)
     if settings.cdi:
         cdi_ops.cdi_spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:

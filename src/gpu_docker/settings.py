@@ -32,6 +32,7 @@ InstallMethod = Literal["apt", "offline"]
 RestartStrategy = Literal["restart", "reload", "never"]
 ContainerEngine = Literal["docker", "containerd", "both"]
 NvmlSymlinks = Literal["auto", "on", "off"]
+RuntimeMode = Literal["auto", "legacy", "cdi"]
 
 # Host data keys owned by pyinfra and its connectors, never by this project.
 _FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", "vagrant_")
@@ -254,6 +255,43 @@ class Settings:
         ),
     )
 
+    # /etc/nvidia-container-runtime/config.toml: see gpu_docker.runtime_config.
+    runtime_mode: RuntimeMode | None = field(
+        default=None,
+        metadata=_doc(
+            "The runtime's `mode` in /etc/nvidia-container-runtime/config.toml: `auto`, "
+            "`legacy` (hook and nvidia-container-cli) or `cdi` (CDI specs only: set `cdi` "
+            "too). Unset: the file's value is kept. Takes effect for the next container, "
+            "no restart.",
+            "Runtime config",
+        ),
+    )
+    runtime_ldconfig: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`nvidia-container-cli.ldconfig`: `@` + a path runs the host's ldconfig "
+            "(`@/sbin/ldconfig.real` on Ubuntu), a bare absolute path the container's. "
+            "Unset: kept.",
+            "Runtime config",
+        ),
+    )
+    runtime_debug_log: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`nvidia-container-runtime.debug`: the runtime's debug log file (absolute path). "
+            "Unset: kept.",
+            "Runtime config",
+        ),
+    )
+    runtime_cli_debug_log: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`nvidia-container-cli.debug`: nvidia-container-cli's debug log file (absolute "
+            "path). Unset: kept.",
+            "Runtime config",
+        ),
+    )
+
     # Checks.
     require_driver: bool = field(
         default=True,
@@ -426,6 +464,16 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
     ):
         if key in values and not values[key].startswith("/"):
             raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
+    for key in ("runtime_debug_log", "runtime_cli_debug_log"):
+        if values.get(key) is not None and not values[key].startswith("/"):
+            raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
+    ldconfig = values.get("runtime_ldconfig")
+    if ldconfig is not None and not ldconfig.removeprefix("@").startswith("/"):
+        raise SettingsError(
+            host,
+            "runtime_ldconfig",
+            f"{ldconfig!r} is neither '@/host/path' nor an absolute path in the container",
+        )
     for key in ("apt_repo_url", "apt_key_url"):
         if key in values and not _URL_RE.match(values[key]):
             raise SettingsError(
