@@ -36,6 +36,8 @@ from gpu_docker import (
     operations,
     preflight,
     rollback_ops,
+    rootless,
+    rootless_ops,
     runtime_config,
     runtime_config_ops,
     summary,
@@ -54,6 +56,7 @@ from gpu_docker.facts import (
     RemoteFileText,
 )
 from gpu_docker.report import describe
+from gpu_docker.rootless_ops import RootlessDocker
 from gpu_docker.settings import Settings, SettingsError, load_settings
 from gpu_docker.verification import GpuDockerVerification
 
@@ -253,8 +256,11 @@ def converge(project_root: Path | None = None) -> None:
     except DaemonJsonError as exc:
         issues.append(str(exc))
         owned = {}
-    if settings.uses_docker:
+    rootless_only = rootless.rootless_only(settings, facts.docker is not None, facts.docker_enabled)
+    if settings.uses_docker and not rootless_only:
         issues += _daemon_json_problems(settings.daemon_json_path, owned, facts.docker_validate)
+    for user in settings.rootless_users:
+        issues += rootless_ops.problems(settings, host.get_fact(RootlessDocker, user=user))
     if settings.uses_containerd:
         containerd = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
         issues += containerd_ops.problems(settings, containerd)
@@ -275,7 +281,7 @@ def converge(project_root: Path | None = None) -> None:
         cdi_ops.warn_docker_too_old(docker_version)
     owned = deep_merge(owned, cdi.daemon_json_owned(settings.cdi, docker_version))
 
-    if settings.uses_docker and facts.docker is None:
+    if settings.uses_docker and facts.docker is None and not rootless_only:
         operations.start_docker(
             name="Start docker (it was not running)",
             init=facts.init,
@@ -297,7 +303,9 @@ def converge(project_root: Path | None = None) -> None:
         cdi_ops.cdi_spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
         _containerd(settings, containerd, backup)
-    if not settings.uses_docker:
+    for user in settings.rootless_users:
+        _rootless_user(settings, user, installs, backup)
+    if not settings.uses_docker or rootless_only:
         return
     _nvml(settings)
     config = operations.daemon_json_merge(
@@ -340,6 +348,27 @@ def _nvml(settings: Settings) -> None:
         "Install NVIDIA's udev rule for the /dev/char links", nvml.UDEV_RULE_PATH, nvml.UDEV_RULE
     )
     nvml_ops.dev_char_symlinks(name="Create the /dev/char links of the NVIDIA devices")
+
+
+def _rootless_user(
+    settings: Settings, user: str, installs: list[OperationMeta], backup: str
+) -> None:
+    """A rootless user's daemon.json merged (as them), their docker restarted through
+    ``systemctl --user`` if it or the toolkit changed, then ``--gpus all`` run in it."""
+    config = rootless_ops.daemon_json_merge(
+        name=f"Merge the nvidia runtime into {user}'s rootless daemon.json",
+        settings=settings,
+        user=user,
+        backup=backup,
+    )
+    rootless_ops.apply_to_rootless_docker(
+        name=f"Apply to {user}'s rootless docker (systemctl --user, if anything changed)",
+        changes=[*installs, config],
+        settings=settings,
+        user=user,
+        backup=backup,
+    )
+    rootless_ops.verify_rootless(name=f"Verify {user}'s rootless docker runs --gpus all", user=user)
 
 
 def _containerd(settings: Settings, containerd: ContainerdHost, backup: str) -> None:

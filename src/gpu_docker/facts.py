@@ -67,6 +67,8 @@ class Preflight:
     docker_error: str = ""
     tools: frozenset[str] = frozenset()
     packages: dict[str, Package] = field(default_factory=dict)
+    docker_enabled: bool = False  # the system docker starts at boot
+    rootless: tuple[str, ...] = ()  # users with a rootless docker (running, or its unit)
 
     def installed_versions(self) -> dict[str, str]:
         """Package -> version, for packages dpkg calls fully installed."""
@@ -118,6 +120,8 @@ class HostPreflight(FactBase[Preflight]):
             docker_error=first("docker_error"),
             tools=frozenset(kv.get("tool", [])),
             packages=packages,
+            docker_enabled=first("docker_enabled") == "1",
+            rootless=tuple(kv.get("rootless", [])),
         )
 
 

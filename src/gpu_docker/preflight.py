@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gpu_docker import rootless
 from gpu_docker.facts import Preflight
 from gpu_docker.settings import Settings
 
@@ -38,8 +39,14 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             "no NVIDIA driver (no working nvidia-smi, no /proc/driver/nvidia/version); "
             "install the driver first, or set require_driver=False to bake an image"
         )
+    rootful = (facts.docker is not None, facts.docker_enabled)
+    unconfigured = rootless.unconfigured(facts.rootless, settings)
     if not settings.uses_docker:
         pass  # a containerd-only node: gpu_docker.containerd_ops checks containerd
+    elif rootless.rootless_only(settings, *rootful):
+        pass  # gpu_docker.rootless_ops checks each user's docker
+    elif unconfigured and not any(rootful):
+        found.append(unconfigured)
     elif not facts.dockerd_version or "docker" not in facts.tools:
         found.append("docker is not installed (no dockerd/docker on PATH)")
     elif facts.docker is None and not settings.start_docker:
@@ -47,6 +54,9 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             f"docker is not running ({facts.docker_error or 'docker info failed'}); "
             "start it, or set start_docker=True to let the deploy start it"
         )
+    conflict = rootless.conflict(settings, *rootful)
+    if conflict:
+        found.append(conflict)
     if settings.install_method == "apt":
         missing = sorted({"curl", "gpg"} - facts.tools)
         if missing:

@@ -17,7 +17,10 @@ Which key each setting owns (NVIDIA's names, ``pkg/config`` of the toolkit):
   host's ldconfig (``@/sbin/ldconfig.real`` on Ubuntu), a bare path the container's;
 - ``runtime_debug_log`` -> ``nvidia-container-runtime.debug`` and
   ``runtime_cli_debug_log`` -> ``nvidia-container-cli.debug``: where each writes its
-  debug log (the package ships both commented out).
+  debug log (the package ships both commented out);
+- rootless docker (``rootless_users``) -> ``nvidia-container-cli.no-cgroups = true``:
+  an unprivileged dockerd cannot write device cgroups, so the CLI must not try (see
+  :mod:`gpu_docker.rootless` for what that means for rootful engines on the same host).
 
 No engine restart follows a change: the runtime and its hook read the file for every
 container they set up, so the next container sees it; running containers keep what they
@@ -47,6 +50,8 @@ def owned(settings: Settings) -> dict[str, Any]:
         cli["ldconfig"] = settings.runtime_ldconfig
     if settings.runtime_cli_debug_log is not None:
         cli["debug"] = settings.runtime_cli_debug_log
+    if settings.rootless_users:
+        cli["no-cgroups"] = True
     found: dict[str, Any] = {}
     if runtime:
         found[RUNTIME_TABLE] = runtime
