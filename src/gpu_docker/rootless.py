@@ -25,11 +25,31 @@ Plain functions, no pyinfra import: unit-tested.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from gpu_docker import daemon_json
 from gpu_docker.settings import Settings
 
 DAEMON_JSON = ".config/docker/daemon.json"  # relative to the user's home
+
+
+@dataclass(frozen=True)
+class RootlessUser:
+    """One user's rootless docker as found: ``uid`` ``None`` when there is no such user;
+    ``unit`` is ``systemctl --user is-active docker.service`` (empty: no manager runs)."""
+
+    user: str
+    uid: int | None
+    home: str
+    target: str
+    text: str | None
+    mode: str
+    unit: str
+
+    @property
+    def runtime_dir(self) -> str:
+        return f"/run/user/{self.uid}"
 
 
 def daemon_json_owned(settings: Settings) -> dict[str, Any]:
@@ -82,3 +102,16 @@ def unconfigured(found: Sequence[str], settings: Settings) -> str | None:
         f"docker runs only rootless here (for {names}), the system docker is not running: "
         f"set rootless_users={list(missing)!r} to configure it"
     )
+
+
+def problems(settings: Settings, found: RootlessUser) -> list[str]:
+    """Why this user's rootless docker cannot get the runtime; found before any change."""
+    if found.uid is None:
+        return [f"rootless_users: there is no user {found.user!r} on this host"]
+    if found.uid == 0:
+        return [f"rootless_users: {found.user!r} is root, whose docker is the system docker"]
+    try:
+        daemon_json.merge(found.text, daemon_json_owned(settings))
+    except daemon_json.DaemonJsonError as exc:
+        return [f"{found.target}: {exc}; left untouched, fix it and run again"]
+    return []

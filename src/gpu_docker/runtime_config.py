@@ -29,9 +29,12 @@ started with. Plain functions, no pyinfra import: unit-tested.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from gpu_docker.files import RemoteFile
 from gpu_docker.settings import Settings
+from gpu_docker.toml_merge import TomlMergeError, merge
 
 CONFIG_PATH = "/etc/nvidia-container-runtime/config.toml"
 RUNTIME_TABLE = "nvidia-container-runtime"
@@ -70,3 +73,17 @@ def notes(settings: Settings) -> list[str]:
             "made another way (set cdi=true)"
         )
     return found
+
+
+def problems(current: RemoteFile, owned: Mapping[str, Any]) -> list[str]:
+    """Why the file as it is now cannot take the settings; found before anything changes.
+
+    The install's postinst may rewrite the file later in the run, so the merge checks again.
+    """
+    if not owned:
+        return []
+    try:
+        merge(current.text, owned)
+    except TomlMergeError as exc:
+        return [f"{current.target}: {exc}; left untouched, fix it and run again"]
+    return []

@@ -7,15 +7,11 @@ import pytest
 from fake_host import fact
 
 from gpu_docker.bundle.manifest import BundleEntry
-from gpu_docker.facts import (
-    DockerInfo,
-    InstalledPackages,
-    Preflight,
-    RemoteFile,
-    RemoteFileText,
-    RemoteSha256,
-)
-from gpu_docker.operations import apply_to_docker, daemon_json_merge, install_bundle
+from gpu_docker.facts.dpkg import InstalledPackages, PackageSelections
+from gpu_docker.facts.files import RemoteFileText, RemoteSha256
+from gpu_docker.files import RemoteFile
+from gpu_docker.operations import daemon_json, docker, dpkg
+from gpu_docker.preflight import DockerInfo, Preflight
 
 OWNED = {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}
 
@@ -28,7 +24,7 @@ def remote(text, target="/etc/docker/daemon.json"):
 def test_daemon_json_with_the_runtime_is_not_touched(run_op):
     text = json.dumps({"debug": True, **OWNED})
     commands, host = run_op(
-        daemon_json_merge, remote(text), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
+        daemon_json.merge, remote(text), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
     )
     assert commands == []
     assert host.noops == ["/etc/docker/daemon.json already has the owned settings"]
@@ -36,7 +32,7 @@ def test_daemon_json_with_the_runtime_is_not_touched(run_op):
 
 def test_daemon_json_is_uploaded_beside_the_target_then_swapped_with_a_backup(run_op):
     commands, host = run_op(
-        daemon_json_merge,
+        daemon_json.merge,
         remote('{"debug": true}', target="/srv/conf/daemon.json"),
         path="/etc/docker/daemon.json",
         owned=OWNED,
@@ -61,13 +57,13 @@ def test_a_fact_read_with_other_arguments_than_given_fails_the_test(run_op):
     """The fake host is keyed by arguments: reading another file is caught, not answered."""
     with pytest.raises(KeyError, match=r"/etc/docker/other\.json"):
         run_op(
-            daemon_json_merge, remote("{}"), path="/etc/docker/other.json", owned=OWNED, backup=".b"
+            daemon_json.merge, remote("{}"), path="/etc/docker/other.json", owned=OWNED, backup=".b"
         )
 
 
 def test_unparseable_daemon_json_fails_the_host_and_writes_nothing(run_op):
     commands, _ = run_op(
-        daemon_json_merge, remote("{oops"), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
+        daemon_json.merge, remote("{oops"), path="/etc/docker/daemon.json", owned=OWNED, backup=".b"
     )
     assert len(commands) == 1
     assert "not valid JSON" in commands[0] and "left untouched" in commands[0]
@@ -95,10 +91,11 @@ def entries(tmp_path: Path):
 def test_bundle_already_installed_uploads_nothing(run_op, tmp_path):
     installed = {"libnvidia-container1": "1.17.8-1", "libnvidia-container-tools": "1.17.8-1"}
     commands, host = run_op(
-        install_bundle,
+        dpkg.install_bundle,
         {fact(InstalledPackages, packages=list(installed)): installed},
         entries=entries(tmp_path),
         remote_dir="/var/cache/gpu-docker/1.17.8/amd64",
+        lock_timeout=300,
     )
     assert commands == []
     assert host.noops == ["2 bundle packages already installed at 1.17.8-1"]
@@ -109,19 +106,22 @@ def test_bundle_uploads_only_debs_whose_checksum_differs_and_installs_in_order(r
     debs = entries(tmp_path)
     paths = [f"{cache}/{d.file}" for d in debs]
     commands, _ = run_op(
-        install_bundle,
+        dpkg.install_bundle,
         {
             fact(InstalledPackages, packages=[d.package for d in debs]): {},
             fact(RemoteSha256, paths=paths): {paths[0]: debs[0].sha256},
+            fact(PackageSelections, packages=[d.package for d in debs]): {},
         },
         entries=debs,
         remote_dir=cache,
+        lock_timeout=300,
     )
-    assert commands[0] == f"install -d -m 0755 {cache}"
-    assert commands[1] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
-    assert len(commands) == 3
+    assert commands[0] == dpkg.lock_wait(300).get_raw_value()
+    assert commands[1] == f"install -d -m 0755 {cache}"
+    assert commands[2] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
+    assert len(commands) == 4
     order = [f"{d.file}={d.sha256}" for d in debs]
-    assert commands[2].endswith(f"gpu-docker {cache} {order[0]} {order[1]}")
+    assert commands[3].endswith(f"gpu-docker {cache} {order[0]} {order[1]}")
 
 
 class Meta:
@@ -142,7 +142,7 @@ def apply(run_op, changed, **overrides):
         "timeout": 60,
         "preflight": Preflight(init="systemd", docker_validate=True, docker=DOCKER),
     } | overrides
-    return run_op(apply_to_docker, {}, **kwargs)
+    return run_op(docker.apply, {}, **kwargs)
 
 
 def test_docker_is_left_running_when_nothing_changed(run_op):

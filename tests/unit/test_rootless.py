@@ -2,8 +2,7 @@
 
 import pytest
 
-from gpu_docker.facts import Preflight
-from gpu_docker.preflight import problems
+from gpu_docker.preflight import Preflight, problems
 from gpu_docker.rootless import conflict, daemon_json_owned, rootless_only, unconfigured
 from gpu_docker.runtime_config import owned
 from gpu_docker.settings import SettingsError, load_settings

@@ -1,4 +1,4 @@
-"""pyinfra side of the toolkit's config.toml (see :mod:`gpu_docker.runtime_config`).
+"""The toolkit's config.toml (see :mod:`gpu_docker.runtime_config`, pure).
 
 The same shape as daemon.json's merge: the file is read and merged when the operation
 runs (after the install, whose postinst writes the file), written only when its parsed
@@ -7,7 +7,7 @@ content changes, atomically, the old bytes kept as a 0600 backup. Nothing is res
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -15,25 +15,14 @@ from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.operations.util.files import generate_color_diff
 
-from gpu_docker import operations, sh
-from gpu_docker.facts import RemoteFileText
+from gpu_docker import sh
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import temp_beside
+from gpu_docker.operations.files import upload_beside
+from gpu_docker.operations.util import WithConnectorArguments, fail
 from gpu_docker.runtime_config import CONFIG_PATH
-from gpu_docker.toml_merge import TomlMergeError, merge
-
-
-def problems(owned: Mapping[str, Any]) -> list[str]:
-    """Why the file as it is now cannot take the settings; found before anything changes.
-
-    The install's postinst may rewrite the file later in the run, so the merge checks again.
-    """
-    if not owned:
-        return []
-    current = host.get_fact(RemoteFileText, path=CONFIG_PATH)
-    try:
-        merge(current.text, owned)
-    except TomlMergeError as exc:
-        return [f"{current.target}: {exc}; left untouched, fix it and run again"]
-    return []
+from gpu_docker.toml_merge import TomlMergeError
+from gpu_docker.toml_merge import merge as merge_toml
 
 
 def warn(note: str) -> None:
@@ -42,12 +31,12 @@ def warn(note: str) -> None:
 
 
 @operation()
-def config_merge(owned: Mapping[str, Any], backup: str):
+def merge(owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
     """
     Merge the settings gpu-docker owns into the toolkit's config.toml, keeping the rest.
 
     + owned: nested tables of keys to set (``gpu_docker.runtime_config.owned``)
-    + backup: suffix of the previous file's copy (``operations.backup_suffix``)
+    + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
 
     Runs after the packages are installed: the base package's postinst creates the file
     (``nvidia-ctk config --in-place``), and this merge must see what it wrote. No engine
@@ -55,11 +44,9 @@ def config_merge(owned: Mapping[str, Any], backup: str):
     """
     current = host.get_fact(RemoteFileText, path=CONFIG_PATH)
     try:
-        result = merge(current.text, owned)
+        result = merge_toml(current.text, owned)
     except TomlMergeError as exc:
-        yield from operations.fail._inner(
-            f"{current.target}: {exc}; left untouched, fix it and run again"
-        )
+        yield from fail._inner(f"{current.target}: {exc}; left untouched, fix it and run again")
         return
     if not result.changed:
         host.noop(f"{current.target} already has the runtime settings")
@@ -71,10 +58,8 @@ def config_merge(owned: Mapping[str, Any], backup: str):
             logger.info("  %s", line)
     if not host.state.is_executing:
         host.log("no restart needed: the runtime reads it for each new container")
-    target = PurePosixPath(current.target)
-    temp = str(target.with_name(f".{target.name}.{operations.BACKUP_TAG}.tmp"))
-    yield StringCommand("mkdir", "-p", QuoteString(str(target.parent)))
-    yield operations.WithConnectorArguments(
-        operations.upload_beside, (result.text, temp, str(target)), {}
-    )
-    yield sh.command("swap_in", temp, str(target), str(target) + backup)
+    target = current.target
+    temp = temp_beside(target)
+    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
+    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield sh.command("swap_in", temp, target, target + backup)

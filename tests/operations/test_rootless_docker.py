@@ -5,14 +5,9 @@ import json
 
 from fake_host import fact
 
-from gpu_docker.rootless_ops import (
-    RootlessDocker,
-    RootlessUser,
-    apply_to_rootless_docker,
-    daemon_json_merge,
-    problems,
-    verify_rootless,
-)
+from gpu_docker.facts.rootless import RootlessDocker
+from gpu_docker.operations.rootless import apply, merge, verify
+from gpu_docker.rootless import RootlessUser, problems
 from gpu_docker.settings import load_settings
 
 SETTINGS = load_settings("h", {"rootless_users": ["alice"]})
@@ -39,7 +34,7 @@ class Unchanged:
 
 def test_merge_writes_as_alice_with_her_operator_keys_kept(run_op):
     commands, host = run_op(
-        daemon_json_merge, alice('{"bridge": "none"}'), settings=SETTINGS, user="alice", backup=".b"
+        merge, alice('{"bridge": "none"}'), settings=SETTINGS, user="alice", backup=".b"
     )
     (command,) = commands
     assert command.startswith(AS_ALICE)
@@ -54,24 +49,20 @@ def test_merge_writes_as_alice_with_her_operator_keys_kept(run_op):
 
 
 def test_merged_file_is_left_alone(run_op):
-    commands, host = run_op(
-        daemon_json_merge, alice(MERGED), settings=SETTINGS, user="alice", backup=".b"
-    )
+    commands, host = run_op(merge, alice(MERGED), settings=SETTINGS, user="alice", backup=".b")
     assert commands == []
     assert host.noops == [f"{TARGET} already has the nvidia runtime"]
 
 
 def test_unparseable_file_fails_the_host_untouched(run_op):
-    commands, _ = run_op(
-        daemon_json_merge, alice("{"), settings=SETTINGS, user="alice", backup=".b"
-    )
+    commands, _ = run_op(merge, alice("{"), settings=SETTINGS, user="alice", backup=".b")
     (command,) = commands
     assert f"gpu-docker: {TARGET}:" in command and "left untouched" in command
 
 
 def test_restart_only_on_change_through_her_systemd_manager(run_op):
     commands, host = run_op(
-        apply_to_rootless_docker,
+        apply,
         alice(MERGED),
         changes=[Unchanged()],
         settings=SETTINGS,
@@ -82,7 +73,7 @@ def test_restart_only_on_change_through_her_systemd_manager(run_op):
         "nothing changed: alice's rootless docker left running"
     ]
     commands, _ = run_op(
-        apply_to_rootless_docker,
+        apply,
         alice(MERGED),
         changes=[Changed()],
         settings=SETTINGS,
@@ -97,7 +88,7 @@ def test_restart_only_on_change_through_her_systemd_manager(run_op):
 
 def test_a_stopped_docker_or_no_manager_is_not_started(run_op):
     commands, host = run_op(
-        apply_to_rootless_docker,
+        apply,
         alice(MERGED, unit="inactive"),
         changes=[Changed()],
         settings=SETTINGS,
@@ -106,7 +97,7 @@ def test_a_stopped_docker_or_no_manager_is_not_started(run_op):
     )
     assert commands == [] and "it reads the file when it starts" in host.noops[0]
     commands, host = run_op(
-        apply_to_rootless_docker,
+        apply,
         alice(MERGED, unit=""),
         changes=[Changed()],
         settings=SETTINGS,
@@ -119,7 +110,7 @@ def test_a_stopped_docker_or_no_manager_is_not_started(run_op):
 def test_never_reports_the_restart_pending(run_op):
     never = load_settings("h", {"rootless_users": ["alice"], "restart_strategy": "never"})
     commands, host = run_op(
-        apply_to_rootless_docker,
+        apply,
         alice(MERGED),
         changes=[Changed()],
         settings=never,
@@ -133,7 +124,7 @@ def test_never_reports_the_restart_pending(run_op):
 
 
 def test_verify_runs_gpus_all_as_alice(run_op):
-    (command,), _ = run_op(verify_rootless, alice(MERGED), user="alice")
+    (command,), _ = run_op(verify, alice(MERGED), user="alice")
     assert command.startswith(AS_ALICE)
     assert "--gpus all" in command and "probe_image()" in command
 

@@ -1,4 +1,6 @@
-"""pyinfra fact and operations for rootless docker users (see :mod:`gpu_docker.rootless`).
+"""Rootless docker users (``rootless_users``): their daemon.json merged, their docker
+restarted through ``systemctl --user``, ``--gpus all`` verified in it. The rules are
+:mod:`gpu_docker.rootless` (pure).
 
 Everything in a user's home runs **as that user** (``runuser``): their daemon.json may be a
 link to anything, and root following it would read or replace files the user cannot. So
@@ -10,67 +12,19 @@ with their ``XDG_RUNTIME_DIR``), only when their file or the toolkit changed.
 from __future__ import annotations
 
 import base64
-import binascii
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Sequence
+from typing import Any
 
 from pyinfra import host, logger
-from pyinfra.api import FactBase, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations.util.files import generate_color_diff
 
-from gpu_docker import daemon_json, operations, rootless, sh
+from gpu_docker import daemon_json, rootless, sh
+from gpu_docker.facts.rootless import RootlessDocker
+from gpu_docker.operations.util import fail
+from gpu_docker.rootless import RootlessUser
 from gpu_docker.settings import Settings
-
-
-@dataclass(frozen=True)
-class RootlessUser:
-    """One user's rootless docker as found: ``uid`` ``None`` when there is no such user;
-    ``unit`` is ``systemctl --user is-active docker.service`` (empty: no manager runs)."""
-
-    user: str
-    uid: int | None
-    home: str
-    target: str
-    text: str | None
-    mode: str
-    unit: str
-
-    @property
-    def runtime_dir(self) -> str:
-        return f"/run/user/{self.uid}"
-
-
-class RootlessDocker(FactBase[RootlessUser]):
-    """A user's uid, home, daemon.json (read as them) and docker.service state."""
-
-    def command(self, user: str) -> StringCommand:
-        self.user = user
-        return sh.command("rootless_facts", user, rootless.DAEMON_JSON)
-
-    def process(self, output: list[str]) -> RootlessUser:
-        found: dict[str, str] = {}
-        for line in output:
-            key, sep, value = line.partition("=")
-            if sep:
-                found.setdefault(key, value.strip())
-        text = None
-        if "b64" in found:
-            try:
-                text = base64.b64decode(found["b64"]).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                text = "\x00"  # not UTF-8: the merge refuses it as not JSON
-        uid = found.get("uid", "")
-        home = found.get("home", "")
-        return RootlessUser(
-            user=self.user,
-            uid=int(uid) if uid.isdigit() else None,
-            home=home,
-            target=found.get("target") or f"{home}/{rootless.DAEMON_JSON}",
-            text=text,
-            mode=found.get("mode", ""),
-            unit=found.get("unit", ""),
-        )
 
 
 def as_user(found: RootlessUser, command: StringCommand) -> StringCommand:
@@ -88,27 +42,14 @@ def as_user(found: RootlessUser, command: StringCommand) -> StringCommand:
     )
 
 
-def problems(settings: Settings, found: RootlessUser) -> list[str]:
-    """Why this user's rootless docker cannot get the runtime; found before any change."""
-    if found.uid is None:
-        return [f"rootless_users: there is no user {found.user!r} on this host"]
-    if found.uid == 0:
-        return [f"rootless_users: {found.user!r} is root, whose docker is the system docker"]
-    try:
-        daemon_json.merge(found.text, rootless.daemon_json_owned(settings))
-    except daemon_json.DaemonJsonError as exc:
-        return [f"{found.target}: {exc}; left untouched, fix it and run again"]
-    return []
-
-
 @operation()
-def daemon_json_merge(settings: Settings, user: str, backup: str):
+def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, None]:
     """
     Merge the runtime into a rootless user's ``~/.config/docker/daemon.json``, as them.
 
     + settings: runtime name and path (and ``set_default_runtime``)
     + user: the login name from ``rootless_users``
-    + backup: suffix of the previous file's copy (``operations.backup_suffix``)
+    + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
 
     The same merge as the system daemon.json (every other key kept, written only when the
     parsed content changes), then an atomic rename done by the user: the file stays theirs,
@@ -118,9 +59,7 @@ def daemon_json_merge(settings: Settings, user: str, backup: str):
     try:
         result = daemon_json.merge(found.text, rootless.daemon_json_owned(settings))
     except daemon_json.DaemonJsonError as exc:
-        yield from operations.fail._inner(
-            f"{found.target}: {exc}; left untouched, fix it and run again"
-        )
+        yield from fail._inner(f"{found.target}: {exc}; left untouched, fix it and run again")
         return
     if not result.changed:
         host.noop(f"{found.target} already has the {settings.runtime_name} runtime")
@@ -135,9 +74,9 @@ def daemon_json_merge(settings: Settings, user: str, backup: str):
 
 
 @operation()
-def apply_to_rootless_docker(
+def apply(
     changes: Sequence[OperationMeta], settings: Settings, user: str, backup: str
-):
+) -> Generator[Any, None, None]:
     """
     Restart a user's rootless docker when their daemon.json or the toolkit changed.
 
@@ -185,7 +124,7 @@ def apply_to_rootless_docker(
 
 
 @operation()
-def verify_rootless(user: str):
+def verify(user: str) -> Generator[Any, None, None]:
     """
     ``docker run --gpus all`` in a user's rootless docker, as them, on the probe image.
 

@@ -2,9 +2,10 @@
 
 from fake_host import fact
 
-from gpu_docker.facts import RemoteFile, RemoteFileText
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import RemoteFile
+from gpu_docker.operations.runtime_config import merge
 from gpu_docker.runtime_config import CONFIG_PATH
-from gpu_docker.runtime_config_ops import config_merge
 
 SHIPPED = '# shipped\n[nvidia-container-runtime]\nmode = "auto"  # the default\n'
 OWNED = {"nvidia-container-runtime": {"mode": "legacy"}}
@@ -17,13 +18,13 @@ def facts_at(path, text):
 
 def test_file_with_the_settings_is_left_alone(run_op):
     text = '[nvidia-container-runtime]\nmode = "legacy"\n'
-    commands, host = run_op(config_merge, facts_at(CONFIG_PATH, text), owned=OWNED, backup=".b")
+    commands, host = run_op(merge, facts_at(CONFIG_PATH, text), owned=OWNED, backup=".b")
     assert commands == []
     assert host.noops == [f"{CONFIG_PATH} already has the runtime settings"]
 
 
 def test_changed_file_is_swapped_in_with_a_backup_and_nothing_restarted(run_op):
-    commands, host = run_op(config_merge, facts_at(CONFIG_PATH, SHIPPED), owned=OWNED, backup=".b")
+    commands, host = run_op(merge, facts_at(CONFIG_PATH, SHIPPED), owned=OWNED, backup=".b")
     assert commands[0] == "mkdir -p /etc/nvidia-container-runtime"
     name, text, temp, target = commands[1]
     assert (name, temp, target) == ("upload_beside", TEMP, CONFIG_PATH)
@@ -36,20 +37,20 @@ def test_changed_file_is_swapped_in_with_a_backup_and_nothing_restarted(run_op):
 
 def test_preview_shows_the_diff_and_says_no_restart(run_op):
     commands, host = run_op(
-        config_merge, facts_at(CONFIG_PATH, SHIPPED), executing=False, owned=OWNED, backup=".b"
+        merge, facts_at(CONFIG_PATH, SHIPPED), executing=False, owned=OWNED, backup=".b"
     )
     assert "no restart needed: the runtime reads it for each new container" in host.logs
     assert commands[1][0] == "upload_beside"
 
 
 def test_missing_file_is_created(run_op):
-    commands, host = run_op(config_merge, facts_at(CONFIG_PATH, None), owned=OWNED, backup=".b")
+    commands, host = run_op(merge, facts_at(CONFIG_PATH, None), owned=OWNED, backup=".b")
     assert commands[1][1] == '[nvidia-container-runtime]\nmode = "legacy"\n'
     assert host.logs[0] == f"Will create {CONFIG_PATH}"
 
 
 def test_file_that_is_not_toml_fails_the_host_untouched(run_op):
-    commands, _ = run_op(config_merge, facts_at(CONFIG_PATH, "mode = \n"), owned=OWNED, backup=".b")
+    commands, _ = run_op(merge, facts_at(CONFIG_PATH, "mode = \n"), owned=OWNED, backup=".b")
     (command,) = commands
     assert f"gpu-docker: {CONFIG_PATH}: not valid TOML" in command
     assert "left untouched" in command
