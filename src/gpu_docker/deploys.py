@@ -197,7 +197,7 @@ def converge(project_root: Path | None = None) -> None:
             service=containerd_host.service,
         )
     for user in settings.rootless_users:
-        _rootless_user(settings, user, installed, backup)
+        rootless_user(settings=settings, user=user, installed=installed, backup=backup)
     if not settings.uses_docker or rootless_only:
         return
     if nvml.wanted(settings.nvml_symlinks):
@@ -231,7 +231,8 @@ def converge(project_root: Path | None = None) -> None:
     )
 
 
-def _rootless_user(settings: Settings, user: str, installed: OperationMeta, backup: str) -> None:
+@deploy("Rootless docker")
+def rootless_user(settings: Settings, user: str, installed: OperationMeta, backup: str) -> None:
     """A rootless user's daemon.json merged (as them), their docker restarted through
     ``systemctl --user`` if it or the toolkit changed, then ``--gpus all`` run in it."""
     config = rootless_ops.merge(

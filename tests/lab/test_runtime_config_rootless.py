@@ -78,9 +78,10 @@ ALICE_REJECTED = b'{\n  "bridge": "none",\n  "storage-driver": "vfs",\n  "log-le
 ROOTLESS_SETUP = """
 set -e
 useradd -m -s /bin/bash alice
-# docker.io ships the rootless scripts in its contrib folder; the setup tool wants them on PATH.
+# docker.io ships the rootless scripts in its contrib folder; the setup tool wants them
+# beside the docker CLI, where docker-ce's rootless-extras package puts them.
 install -m 755 /usr/share/docker.io/contrib/dockerd-rootless.sh \\
-    /usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh /usr/local/bin/
+    /usr/share/docker.io/contrib/dockerd-rootless-setuptool.sh /usr/bin/
 systemctl disable --now docker.service docker.socket
 loginctl enable-linger alice
 for i in $(seq 50); do [ -S /run/user/$(id -u alice)/systemd/private ] && break; sleep 0.2; done
@@ -93,8 +94,12 @@ runuser -u alice -- sh -c '
     printf "{\\n  \\"bridge\\": \\"none\\",\\n  \\"storage-driver\\": \\"vfs\\"\\n}\\n" \\
         > ~/.config/docker/daemon.json
     chmod 640 ~/.config/docker/daemon.json
-    cd && XDG_RUNTIME_DIR=/run/user/$(id -u) PATH=/usr/local/bin:$PATH \\
-        dockerd-rootless-setuptool.sh install --skip-iptables >/dev/null 2>&1
+    # The tool checks the new docker after 3 s, too soon on a busy lab: waited for below.
+    cd && XDG_RUNTIME_DIR=/run/user/$(id -u) \\
+        dockerd-rootless-setuptool.sh install --skip-iptables >/dev/null 2>&1 || true
+    export DOCKER_HOST=unix:///run/user/$(id -u)/docker.sock
+    for i in $(seq 90); do docker version >/dev/null 2>&1 && exit 0; sleep 1; done
+    echo "alice'"'"'s rootless docker did not answer" >&2; exit 1
 '
 """
 AS_ALICE = "runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/$(id -u alice) "
