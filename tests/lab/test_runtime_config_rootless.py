@@ -94,11 +94,12 @@ runuser -u alice -- sh -c '
     printf "{\\n  \\"bridge\\": \\"none\\",\\n  \\"storage-driver\\": \\"vfs\\"\\n}\\n" \\
         > ~/.config/docker/daemon.json
     chmod 640 ~/.config/docker/daemon.json
-    # The tool checks the new docker after 3 s, too soon on a busy lab: waited for below.
+    # The tool ends with `docker version`, which docker 26.1 answers with a panic under
+    # rootlesskit --net=host (fillRootlessVersion); `docker info` works: waited for below.
     cd && XDG_RUNTIME_DIR=/run/user/$(id -u) \\
         dockerd-rootless-setuptool.sh install --skip-iptables >/dev/null 2>&1 || true
     export DOCKER_HOST=unix:///run/user/$(id -u)/docker.sock
-    for i in $(seq 90); do docker version >/dev/null 2>&1 && exit 0; sleep 1; done
+    for i in $(seq 90); do docker info >/dev/null 2>&1 && exit 0; sleep 1; done
     echo "alice'"'"'s rootless docker did not answer" >&2; exit 1
 '
 """
