@@ -119,6 +119,15 @@ class Runs(NamedTuple):
     alice_pid: dict[str, str]  # alice's dockerd pid before the first run ...
     alice_after: dict[str, str]  # ... and after it
     alice_json: dict[str, bytes | None]  # her daemon.json after the first run
+    after_preview: bytes | None  # OPERATOR's config.toml after the --dry run
+
+
+def row(done: subprocess.CompletedProcess[str], op: str) -> list[str]:
+    """The closing table's counts for one operation: hosts, success, error, no change."""
+    (line,) = [
+        line for line in output(done).splitlines() if line.strip().startswith(f"gpu-docker | {op}")
+    ]
+    return line.split()[-4:]
 
 
 def alice_dockerd(lab: LabState, host_exec, host: str) -> str:
@@ -160,12 +169,15 @@ def runs(lab, host_exec, run_pyinfra, tmp_path_factory):
         "--dry",
         "--diff",
         "--limit",
-        f"{OPERATOR},{ROOTLESS}",
+        OPERATOR,
+        "--limit",
+        ROOTLESS,
         "--data",
         "rootless_users=[]",
         inventory=second_inventory,
         yes=False,
     )
+    after_preview = read_bytes(lab, host_exec, OPERATOR, CONFIG)
     second = pyinfra(second_inventory)
     return Runs(
         first,
@@ -177,6 +189,7 @@ def runs(lab, host_exec, run_pyinfra, tmp_path_factory):
         alice_pid,
         alice_after,
         alice_json,
+        after_preview,
     )
 
 
@@ -247,8 +260,18 @@ def test_rootless_user_gets_the_runtime_as_themselves(lab, host_exec, runs):
     assert runs.alice_after[ROOTLESS] not in ("", runs.alice_pid[ROOTLESS])
     runtimes = run(lab, host_exec, ROOTLESS, ALICE_DOCKER + "info --format '{{json .Runtimes}}'")
     assert "nvidia" in json.loads(runtimes)
-    text = output(runs.first)
-    assert f"[{ROOTLESS}] alice's rootless docker runs --gpus all containers" in text, text
+    # gpu-docker's own verify passed there (REJECTS failed before it), and --gpus all runs
+    # in her docker: dockerd registered the device driver when she restarted it.
+    assert row(runs.first, "Rootless docker | Verify alice's") == ["2", "1", "1", "-"]
+    ran = run(
+        lab,
+        host_exec,
+        ROOTLESS,
+        "cd / && " + ALICE_DOCKER + "run --rm --network none --gpus all "
+        "$(" + ALICE_DOCKER + "image ls -q gpu-docker-probe | head -n1) /sbin/ldconfig --version "
+        "| head -n1",
+    )
+    assert ran.startswith("ldconfig"), ran
     # The system docker stays as the operator left it: stopped and disabled.
     assert run(lab, host_exec, ROOTLESS, "systemctl is-active docker.service || true") == "inactive"
 
@@ -269,7 +292,7 @@ def test_preview_shows_the_config_diff_without_restart_and_names_a_rootless_only
     text = output(runs.preview)
     assert f"Will modify {CONFIG}" in text, text
     assert 'mode = "legacy"' in text
-    assert read_bytes(lab, host_exec, OPERATOR, CONFIG) == runs.configs[OPERATOR]  # --dry
+    assert runs.after_preview == runs.configs[OPERATOR]  # --dry touched nothing
     assert "no restart needed: the runtime reads it for each new container" in text
     (line,) = host_lines(runs.preview, ROOTLESS)
     assert line == (
@@ -288,16 +311,8 @@ def test_rerun_changes_only_the_new_knob_and_restarts_nothing(lab, host_exec, ru
     # config.toml is read per container: the changed knob restarted no docker.
     for host in (KNOBS, OPERATOR):
         assert dockerd_pid(lab, host_exec, host) == runs.dockerd[host]
-    rows = {
-        # Hosts, success, error, no change: OPERATOR's new knob is the one change.
-        "Merge the runtime settings into the toolkit's config.toml": ["4", "1", "-", "3"],
-        "Merge the nvidia runtime into alice's rootless daemon.json": ["2", "-", "1", "1"],
-        "Apply to alice's rootless docker": ["1", "-", "-", "1"],
-    }
-    for op, counts in rows.items():
-        (row,) = [
-            line
-            for line in output(runs.second).splitlines()
-            if line.strip().startswith(f"gpu-docker | {op}")
-        ]
-        assert row.split()[-4:] == counts, row
+    # Hosts, success, error, no change: OPERATOR's new knob is the one change; REJECTS's
+    # file, put back, is merged and rejected again.
+    assert row(runs.second, "Merge the runtime settings") == ["4", "1", "-", "3"]
+    assert row(runs.second, "Rootless docker | Merge") == ["2", "1", "-", "1"]
+    assert row(runs.second, "Rootless docker | Apply") == ["2", "-", "1", "1"]
