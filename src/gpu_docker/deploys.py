@@ -18,15 +18,27 @@ from pyinfra import host, state
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 
-from gpu_docker import fleet_report, preflight, run, toolkit
+from gpu_docker import fleet_report, preflight, rootless, run, runtime_config, toolkit
 from gpu_docker.bundle.manifest import Manifest
 from gpu_docker.cdi import daemon_json_owned, docker_supports_cdi
 from gpu_docker.daemon_json import DaemonJsonError, deep_merge, render_owned, template_path
 from gpu_docker.facts.containerd import ContainerdFacts
+from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.facts.preflight import HostPreflight
+from gpu_docker.facts.rootless import RootlessDocker
 from gpu_docker.files import pre_rollback_suffix
 from gpu_docker.nvml import UDEV_RULE, UDEV_RULE_PATH
-from gpu_docker.operations import apt, cdi, containerd, daemon_json, docker, dpkg, nvml
+from gpu_docker.operations import (
+    apt,
+    cdi,
+    containerd,
+    daemon_json,
+    docker,
+    dpkg,
+    nvml,
+)
+from gpu_docker.operations import rootless as rootless_ops
+from gpu_docker.operations import runtime_config as runtime_config_ops
 from gpu_docker.operations.files import root_file
 from gpu_docker.operations.util import fail
 from gpu_docker.settings import Settings, SettingsError
@@ -122,7 +134,8 @@ def converge(project_root: Path | None = None) -> None:
         issues.append(str(exc))
         owned = {}
     unloaded = ""
-    if settings.uses_docker:
+    rootless_only = rootless.rootless_only(settings, facts.docker is not None, facts.docker_enabled)
+    if settings.uses_docker and not rootless_only:
         found, unloaded = docker.startup_problems(
             settings.daemon_json_path, owned, facts.docker_validate
         )
@@ -130,6 +143,12 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_containerd:
         containerd_host = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
+    for user in settings.rootless_users:
+        issues += rootless.problems(settings, host.get_fact(RootlessDocker, user=user))
+    runtime_owned = runtime_config.owned(settings)
+    if runtime_owned:
+        current = host.get_fact(RemoteFileText, path=runtime_config.CONFIG_PATH)
+        issues += runtime_config.problems(current, runtime_owned)
     if issues:
         fail(name="Preflight", message="; ".join(issues))
         return
@@ -153,7 +172,7 @@ def converge(project_root: Path | None = None) -> None:
         cdi.warn_docker_too_old(docker_version)
     owned = deep_merge(owned, daemon_json_owned(settings.cdi, docker_version))
 
-    if settings.uses_docker and facts.docker is None:
+    if settings.uses_docker and facts.docker is None and not rootless_only:
         docker.start(
             name="Start docker (it was not running)",
             init=facts.init,
@@ -163,6 +182,14 @@ def converge(project_root: Path | None = None) -> None:
         installed = install_offline(settings=settings, manifest=manifest)
     else:
         installed = install_online(settings=settings, backup=backup)
+    if runtime_owned:
+        runtime_config_ops.merge(
+            name="Merge the runtime settings into the toolkit's config.toml (no restart)",
+            owned=runtime_owned,
+            backup=backup,
+        )
+    for note in runtime_config.notes(settings):
+        runtime_config_ops.warn(note)
     if settings.cdi:
         cdi.spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
@@ -179,7 +206,9 @@ def converge(project_root: Path | None = None) -> None:
             backup=backup,
             service=containerd_host.service,
         )
-    if not settings.uses_docker:
+    for user in settings.rootless_users:
+        rootless_user(settings=settings, user=user, installed=installed, backup=backup)
+    if not settings.uses_docker or rootless_only:
         return
     if nvml.wanted(settings.nvml_symlinks):
         root_file("Install NVIDIA's udev rule for the /dev/char links", UDEV_RULE_PATH, UDEV_RULE)
@@ -211,6 +240,26 @@ def converge(project_root: Path | None = None) -> None:
         smoke_test_image=settings.smoke_test_image,
         packages=toolkit.PACKAGES,
     )
+
+
+@deploy("Rootless docker")
+def rootless_user(settings: Settings, user: str, installed: OperationMeta, backup: str) -> None:
+    """A rootless user's daemon.json merged (as them), their docker restarted through
+    ``systemctl --user`` if it or the toolkit changed, then ``--gpus all`` run in it."""
+    config = rootless_ops.merge(
+        name=f"Merge the nvidia runtime into {user}'s rootless daemon.json",
+        settings=settings,
+        user=user,
+        backup=backup,
+    )
+    rootless_ops.apply(
+        name=f"Apply to {user}'s rootless docker (systemctl --user, if anything changed)",
+        changes=[installed, config],
+        settings=settings,
+        user=user,
+        backup=backup,
+    )
+    rootless_ops.verify(name=f"Verify {user}'s rootless docker runs --gpus all", user=user)
 
 
 @deploy("gpu-docker verify")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpu_docker import rootless
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -66,6 +67,8 @@ class Preflight:
     docker_error: str = ""
     tools: frozenset[str] = frozenset()
     packages: dict[str, Package] = field(default_factory=dict)
+    docker_enabled: bool = False  # the system docker starts at boot
+    rootless: tuple[str, ...] = ()  # users with a rootless docker (running, or its unit)
 
     def installed_versions(self) -> dict[str, str]:
         """Package -> version, for packages dpkg calls fully installed."""
@@ -92,8 +95,14 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             "no NVIDIA driver (no working nvidia-smi, no /proc/driver/nvidia/version); "
             "install the driver first, or set require_driver=False to bake an image"
         )
+    rootful = (facts.docker is not None, facts.docker_enabled)
+    unconfigured = rootless.unconfigured(facts.rootless, settings)
     if not settings.uses_docker:
         pass  # a containerd-only node: containerd_problems checks containerd
+    elif rootless.rootless_only(settings, *rootful):
+        pass  # rootless_problems checks each user's docker
+    elif unconfigured and not any(rootful):
+        found.append(unconfigured)
     elif not facts.dockerd_version or "docker" not in facts.tools:
         found.append("docker is not installed (no dockerd/docker on PATH)")
     elif facts.docker is None and not settings.start_docker:
@@ -101,6 +110,9 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             f"docker is not running ({facts.docker_error or 'docker info failed'}); "
             "start it, or set start_docker=True to let the deploy start it"
         )
+    conflict = rootless.conflict(settings, *rootful)
+    if conflict:
+        found.append(conflict)
     if settings.install_method == "apt":
         missing = sorted({"curl", "gpg"} - facts.tools)
         if missing:

@@ -32,6 +32,7 @@ InstallMethod = Literal["apt", "offline"]
 RestartStrategy = Literal["restart", "reload", "never"]
 ContainerEngine = Literal["docker", "containerd", "both"]
 NvmlSymlinks = Literal["auto", "on", "off"]
+RuntimeMode = Literal["auto", "legacy", "cdi"]
 
 # Host data keys owned by pyinfra and its connectors, never by this project.
 _FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", "vagrant_")
@@ -39,6 +40,7 @@ _FOREIGN_PREFIXES = ("_", "ssh_", "winrm_", "docker_ssh_", "chroot_", "local_", 
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[~+.][0-9A-Za-z.~+]+)?(?:-[0-9A-Za-z.~+]+)?$")
 _FINGERPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 _RUNTIME_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]*[$]?$")  # useradd's default NAME_REGEX
 _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z$")
 # apt's one-line sources split fields on whitespace and end options at "]": a URL or keyring
 # path holding either would add fields (even a second, unsigned source) to the list we write.
@@ -254,6 +256,56 @@ class Settings:
         ),
     )
 
+    # /etc/nvidia-container-runtime/config.toml: see gpu_docker.runtime_config.
+    runtime_mode: RuntimeMode | None = field(
+        default=None,
+        metadata=_doc(
+            "The runtime's `mode` in /etc/nvidia-container-runtime/config.toml: `auto`, "
+            "`legacy` (hook and nvidia-container-cli) or `cdi` (CDI specs only: set `cdi` "
+            "too). Unset: the file's value is kept. Takes effect for the next container, "
+            "no restart.",
+            "Runtime config",
+        ),
+    )
+    runtime_ldconfig: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`nvidia-container-cli.ldconfig`: `@` + a path runs the host's ldconfig "
+            "(`@/sbin/ldconfig.real` on Ubuntu), a bare absolute path the container's. "
+            "Unset: kept.",
+            "Runtime config",
+        ),
+    )
+    runtime_debug_log: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`nvidia-container-runtime.debug`: the runtime's debug log file (absolute path). "
+            "Unset: kept.",
+            "Runtime config",
+        ),
+    )
+    runtime_cli_debug_log: str | None = field(
+        default=None,
+        metadata=_doc(
+            "`nvidia-container-cli.debug`: nvidia-container-cli's debug log file (absolute "
+            "path). Unset: kept.",
+            "Runtime config",
+        ),
+    )
+
+    # Rootless docker: see gpu_docker.rootless.
+    rootless_users: list[str] = field(
+        default_factory=list,
+        metadata=_doc(
+            "Users whose rootless docker gets the runtime: their `~/.config/docker/daemon.json` "
+            "merged (as them), their docker restarted with `systemctl --user` when it changed, "
+            "and `nvidia-container-cli.no-cgroups = true` host-wide. A host that also runs "
+            "rootful docker or containerd is refused unless `runtime_mode` is `cdi` (see "
+            "the README). On the command line give a JSON list.",
+            "Rootless docker",
+        ),
+    )
+
     # Checks.
     require_driver: bool = field(
         default=True,
@@ -342,6 +394,8 @@ def _type_name(annotation: Any) -> str:
         return "unset"
     if origin is dict:
         return "object"
+    if origin is list:
+        return "list of strings"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -370,6 +424,15 @@ def _coerce(host: str, key: str, value: Any, annotation: Any) -> Any:
         if not isinstance(value, dict):
             raise SettingsError(host, key, f"must be an object, got {type(value).__name__}")
         return value
+    if origin is list:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(host, key, f"not a JSON list: {exc}") from None
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(host, key, f"must be a list of strings, got {value!r}")
+        return list(value)
     if annotation is bool:
         if not isinstance(value, bool):
             raise SettingsError(host, key, f"must be true or false, got {value!r}")
@@ -426,6 +489,21 @@ def _normalise(host: str, values: dict[str, Any]) -> dict[str, Any]:
     ):
         if key in values and not values[key].startswith("/"):
             raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
+    for key in ("runtime_debug_log", "runtime_cli_debug_log"):
+        if values.get(key) is not None and not values[key].startswith("/"):
+            raise SettingsError(host, key, f"must be an absolute path, got {values[key]!r}")
+    ldconfig = values.get("runtime_ldconfig")
+    if ldconfig is not None and not ldconfig.removeprefix("@").startswith("/"):
+        raise SettingsError(
+            host,
+            "runtime_ldconfig",
+            f"{ldconfig!r} is neither '@/host/path' nor an absolute path in the container",
+        )
+    for user in values.get("rootless_users", []):
+        if not _USER_RE.match(user) or user == "root":
+            raise SettingsError(
+                host, "rootless_users", f"{user!r} is not the login name of a non-root user"
+            )
     for key in ("apt_repo_url", "apt_key_url"):
         if key in values and not _URL_RE.match(values[key]):
             raise SettingsError(

@@ -8,6 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import tomllib
 from debian.debfile import DebFile
 
 from gpu_docker.lab.standin import build_release_tarball, build_standin_debs
@@ -119,7 +120,16 @@ def test_nvidia_ctk_config_writes_the_config_file_like_the_postinst_needs(
     )
     assert result.returncode == 0
     assert result.stdout == ""
-    assert 'mode = "auto"' in config.read_text()
+    text = config.read_text()
+    assert text.startswith("# Written by the gpu-docker TEST FIXTURE nvidia-ctk 1.17.8")
+    data = tomllib.loads(text)  # a plausible file: the tables and defaults nvidia-ctk writes
+    assert data["nvidia-container-runtime"]["mode"] == "auto"
+    assert data["nvidia-container-cli"]["ldconfig"] == "@/sbin/ldconfig"
+    assert "no-cgroups" not in data["nvidia-container-cli"]  # commented out, as shipped
+    assert "#no-cgroups = false" in text
+    before = config.read_bytes()
+    _run(unpacked / "usr/bin/nvidia-ctk", "config", f"--config-file={config}", "--in-place")
+    assert config.read_bytes() == before  # an existing file (an upgrade's postinst) is kept
     assert _run(unpacked / "usr/bin/nvidia-ctk", "runtime", "configure").returncode == 0
 
 

@@ -56,4 +56,6 @@ class HostPreflight(FactBase[Preflight]):
             docker_error=first("docker_error"),
             tools=frozenset(kv.get("tool", [])),
             packages=packages,
+            docker_enabled=first("docker_enabled") == "1",
+            rootless=tuple(kv.get("rootless", [])),
         )

@@ -50,6 +50,11 @@ LAYER_PACKAGES: dict[Init, tuple[str, ...]] = {
     "sysv": ("sudo",),
     "systemd": ("sudo", "systemd", "systemd-sysv", "dbus"),
 }
+# Rootless docker on trixie's systemd hosts (docker.io ships dockerd-rootless.sh only in
+# its contrib folder): user namespaces, the user's network, and `systemctl --user`.
+ROOTLESS_PACKAGES: dict[tuple[Release, Init], tuple[str, ...]] = {
+    ("trixie", "systemd"): ("uidmap", "rootlesskit", "slirp4netns", "dbus-user-session"),
+}
 # The lab's login users, made in the layer; their keys and opspw's password come at boot.
 SUDO_USER = "ops"
 SUDO_PASSWORD_USER = "opspw"
@@ -170,7 +175,12 @@ def _install_layer(release: Release, init: Init, base: Path, layer: Path) -> Non
             chroot("apt-get", "update", "-q", "-oAcquire::Languages=none")
             # No Recommends: hosts get exactly the init asked for, nothing else.
             chroot(
-                "apt-get", "install", "-y", "-q", "--no-install-recommends", *LAYER_PACKAGES[init]
+                "apt-get",
+                "install",
+                "-y",
+                "-q",
+                "--no-install-recommends",
+                *_layer_packages(release, init),
             )
             chroot("sh", "-c", _USERS_SCRIPT)
         finally:
@@ -189,9 +199,14 @@ def base(cache: Path, release: Release) -> Path:
     return _build_atomically(cache / release, lambda tmp: _debootstrap(release, tmp))
 
 
+def _layer_packages(release: Release, init: Init) -> tuple[str, ...]:
+    """What the layer installs: the init's packages, and rootless docker's where it runs."""
+    return (*LAYER_PACKAGES[init], *ROOTLESS_PACKAGES.get((release, init), ()))
+
+
 def _layer_name(release: Release, init: Init) -> str:
     """The layer's cache name: what it installs is in the name, so a change rebuilds it."""
-    recipe = "\n".join((*LAYER_PACKAGES[init], _USERS_SCRIPT))
+    recipe = "\n".join((*_layer_packages(release, init), _USERS_SCRIPT))
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return f"{release}-{init}-{digest}"
 

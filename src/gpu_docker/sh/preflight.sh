@@ -37,5 +37,20 @@ if bin=$(command -v dockerd 2>/dev/null); then
         dockerd --help 2>&1 | grep -q -- '--validate' && echo "validate=1"
     fi
 fi
+# The system docker enabled at boot, and rootless dockers: users running a dockerd of their
+# own or holding its user unit (dockerd-rootless-setuptool.sh writes it).
+if [ -d /run/systemd/system ]; then
+    { systemctl is-enabled -q docker.service || systemctl is-enabled -q docker.socket; } \
+        2>/dev/null && echo "docker_enabled=1"
+elif ls /etc/rc[2345].d/S*docker >/dev/null 2>&1; then echo "docker_enabled=1"
+fi
+{
+    ps -e -o uid=,comm= 2>/dev/null | awk '$2 == "dockerd" && $1 != 0 { print $1 }' \
+        | while read -r uid; do id -nu "$uid" 2>/dev/null; done
+    getent passwd | awk -F: '$3 >= 1000 && $3 < 65534 { print $1 ":" $6 }' \
+        | while IFS=: read -r user home; do
+            [ -f "$home/.config/systemd/user/docker.service" ] && echo "$user"
+        done
+} | sort -u | sed 's/^/rootless=/'
 dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
 true

@@ -1,0 +1,142 @@
+"""Rootless docker users (``rootless_users``): their daemon.json merged, their docker
+restarted through ``systemctl --user``, ``--gpus all`` verified in it. The rules are
+:mod:`gpu_docker.rootless` (pure).
+
+Everything in a user's home runs **as that user** (``runuser``): their daemon.json may be a
+link to anything, and root following it would read or replace files the user cannot. So
+the file is read, written and backed up by the user, who owns it as before; its mode is
+kept. Their docker is restarted through their own systemd manager (``systemctl --user``
+with their ``XDG_RUNTIME_DIR``), only when their file or the toolkit changed.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker import daemon_json, rootless, sh
+from gpu_docker.facts.rootless import RootlessDocker
+from gpu_docker.operations.util import fail
+from gpu_docker.rootless import RootlessUser
+from gpu_docker.settings import Settings
+
+
+def as_user(found: RootlessUser, command: StringCommand) -> StringCommand:
+    """``command`` run as the user, with their runtime dir and their docker's socket."""
+    return StringCommand(
+        "runuser",
+        "-u",
+        QuoteString(found.user),
+        "--",
+        "env",
+        QuoteString(f"HOME={found.home}"),
+        QuoteString(f"XDG_RUNTIME_DIR={found.runtime_dir}"),
+        QuoteString(f"DOCKER_HOST=unix://{found.runtime_dir}/docker.sock"),
+        command,
+    )
+
+
+@operation()
+def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, None]:
+    """
+    Merge the runtime into a rootless user's ``~/.config/docker/daemon.json``, as them.
+
+    + settings: runtime name and path (and ``set_default_runtime``)
+    + user: the login name from ``rootless_users``
+    + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
+
+    The same merge as the system daemon.json (every other key kept, written only when the
+    parsed content changes), then an atomic rename done by the user: the file stays theirs,
+    its mode kept; the old bytes are kept beside it (0600).
+    """
+    found = host.get_fact(RootlessDocker, user=user)
+    try:
+        result = daemon_json.merge(found.text, rootless.daemon_json_owned(settings))
+    except daemon_json.DaemonJsonError as exc:
+        yield from fail._inner(f"{found.target}: {exc}; left untouched, fix it and run again")
+        return
+    if not result.changed:
+        host.noop(f"{found.target} already has the {settings.runtime_name} runtime")
+        return
+    if host.state.config.DIFF:
+        host.log(f"Will {'modify' if found.text is not None else 'create'} {found.target}")
+        old_lines = (found.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
+            logger.info("  %s", line)
+    encoded = base64.b64encode(result.text.encode()).decode()
+    yield as_user(found, sh.command("rootless_write", encoded, found.target, backup))
+
+
+@operation()
+def apply(
+    changes: Sequence[OperationMeta], settings: Settings, user: str, backup: str
+) -> Generator[Any, None, None]:
+    """
+    Restart a user's rootless docker when their daemon.json or the toolkit changed.
+
+    + changes: the operations whose change calls for it (install, the user's daemon.json)
+    + settings: runtime name, restart strategy and timeout
+    + user: the login name
+    + backup: this run's backup suffix, put back if their docker rejects the file
+
+    Through their systemd manager, as them. ``never`` reports the restart pending; a docker
+    that is not running is not started (it reads the file when it starts), nor is one
+    whose user has no systemd manager running (``loginctl enable-linger`` keeps one).
+    """
+    if not any(meta.changed for meta in changes):
+        host.noop(f"nothing changed: {user}'s rootless docker left running")
+        return
+    found = host.get_fact(RootlessDocker, user=user)
+    if not found.unit:
+        host.log(
+            f"{user} has no systemd manager running (loginctl enable-linger {user}): "
+            "their docker reads the file when it starts"
+        )
+        return
+    if found.unit != "active":
+        host.noop(f"{user}'s rootless docker is {found.unit}: it reads the file when it starts")
+        return
+    if settings.restart_strategy == "never":
+        host.log_styled(
+            f"gpu-docker: {user}'s rootless docker restart pending (restart_strategy=never)",
+            fg="yellow",
+        )
+        return
+    if not host.state.is_executing:
+        host.log(f"{user}'s rootless docker will be restarted (systemctl --user)")
+    yield as_user(
+        found,
+        sh.command(
+            "rootless_apply",
+            user,
+            found.target,
+            backup,
+            settings.runtime_name,
+            str(settings.restart_timeout),
+        ),
+    )
+
+
+@operation()
+def verify(user: str) -> Generator[Any, None, None]:
+    """
+    ``docker run --gpus all`` in a user's rootless docker, as them, on the probe image.
+
+    + user: the login name
+
+    A docker that is not running is reported, not started.
+    """
+    if not host.state.is_executing:
+        host.noop("verification runs once the changes are applied")
+        return
+    found = host.get_fact(RootlessDocker, user=user)
+    if found.unit != "active":
+        host.log(f"{user}'s rootless docker is not running: not verified")
+        return
+    yield as_user(found, sh.command("rootless_verify", user, libs=("probe",)))

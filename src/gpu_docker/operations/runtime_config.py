@@ -1,0 +1,65 @@
+"""The toolkit's config.toml (see :mod:`gpu_docker.runtime_config`, pure).
+
+The same shape as daemon.json's merge: the file is read and merged when the operation
+runs (after the install, whose postinst writes the file), written only when its parsed
+content changes, atomically, the old bytes kept as a 0600 backup. Nothing is restarted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker import sh
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import temp_beside
+from gpu_docker.operations.files import upload_beside
+from gpu_docker.operations.util import WithConnectorArguments, fail
+from gpu_docker.runtime_config import CONFIG_PATH
+from gpu_docker.toml_merge import TomlMergeError
+from gpu_docker.toml_merge import merge as merge_toml
+
+
+def warn(note: str) -> None:
+    """One yellow ``gpu-docker:`` line, in previews and runs alike; nothing fails."""
+    host.log_styled(f"gpu-docker: {note}", fg="yellow", log_func=logger.warning)
+
+
+@operation()
+def merge(owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
+    """
+    Merge the settings gpu-docker owns into the toolkit's config.toml, keeping the rest.
+
+    + owned: nested tables of keys to set (``gpu_docker.runtime_config.owned``)
+    + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
+
+    Runs after the packages are installed: the base package's postinst creates the file
+    (``nvidia-ctk config --in-place``), and this merge must see what it wrote. No engine
+    restart follows: the runtime reads the file for each container it sets up.
+    """
+    current = host.get_fact(RemoteFileText, path=CONFIG_PATH)
+    try:
+        result = merge_toml(current.text, owned)
+    except TomlMergeError as exc:
+        yield from fail._inner(f"{current.target}: {exc}; left untouched, fix it and run again")
+        return
+    if not result.changed:
+        host.noop(f"{current.target} already has the runtime settings")
+        return
+    if host.state.config.DIFF:
+        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
+        old_lines = (current.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
+            logger.info("  %s", line)
+    if not host.state.is_executing:
+        host.log("no restart needed: the runtime reads it for each new container")
+    target = current.target
+    temp = temp_beside(target)
+    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
+    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield sh.command("swap_in", temp, target, target + backup)

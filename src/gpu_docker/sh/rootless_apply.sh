@@ -1,0 +1,38 @@
+#!/bin/sh
+# Run as the rootless docker's user (XDG_RUNTIME_DIR and DOCKER_HOST set): restart their
+# docker.service so it reads daemon.json and the new toolkit, and wait until it lists the
+# runtime. dockerd --validate (23+) checks the file first. A rejected file, or a docker
+# that does not come back with the runtime, gets the file this run replaced put back
+# (when this run replaced one) and docker restarted on it; then the host fails.
+# Args: user target backup-suffix runtime timeout
+user=$1 target=$2 backup=$3 runtime=$4 timeout=$5
+restore() {
+    if [ -f "$target$backup" ]; then cp -p -- "$target$backup" "$target" && echo " the previous daemon.json is back"
+    elif [ -f "$target$backup.absent" ]; then rm -f -- "$target" && echo " daemon.json removed again (there was none)"
+    fi
+}
+fail() {
+    printf 'gpu-docker: %s\n' "$user's rootless docker: $1" >&2
+    exit 1
+}
+if dockerd --help 2>&1 | grep -q -- '--validate'; then
+    if ! why=$(dockerd --validate --config-file "$target" 2>&1); then
+        back=$(restore)
+        fail "dockerd rejected $target ($(echo "$why" | tail -n1));$back; docker not restarted"
+    fi
+fi
+listed() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q "\"$runtime\""; }
+wait_up() {
+    i=0
+    while [ "$i" -lt "$timeout" ]; do listed && return 0; sleep 1; i=$((i + 1)); done
+    return 1
+}
+systemctl --user reset-failed docker.service 2>/dev/null
+systemctl --user restart docker.service
+if ! wait_up; then
+    back=$(restore)
+    systemctl --user reset-failed docker.service 2>/dev/null
+    systemctl --user restart docker.service
+    fail "it did not list the $runtime runtime within ${timeout}s after the restart;$back; docker restarted on it"
+fi
+echo "$user's rootless docker restarted and lists the $runtime runtime"

@@ -1,0 +1,137 @@
+"""What the rootless operations yield for a user's state: commands as them, or why none."""
+
+import base64
+import json
+
+from fake_host import fact
+
+from gpu_docker.facts.rootless import RootlessDocker
+from gpu_docker.operations.rootless import apply, merge, verify
+from gpu_docker.rootless import RootlessUser, problems
+from gpu_docker.settings import load_settings
+
+SETTINGS = load_settings("h", {"rootless_users": ["alice"]})
+TARGET = "/home/alice/.config/docker/daemon.json"
+AS_ALICE = (
+    "runuser -u alice -- env HOME=/home/alice XDG_RUNTIME_DIR=/run/user/1002 "
+    "DOCKER_HOST=unix:///run/user/1002/docker.sock sh -c "
+)
+MERGED = '{\n  "runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}\n}\n'
+
+
+def alice(text=None, unit="active", uid=1002):
+    found = RootlessUser("alice", uid, "/home/alice", TARGET, text, "640", unit)
+    return {fact(RootlessDocker, user="alice"): found}
+
+
+class Changed:
+    changed = True
+
+
+class Unchanged:
+    changed = False
+
+
+def test_merge_writes_as_alice_with_her_operator_keys_kept(run_op):
+    commands, host = run_op(
+        merge, alice('{"bridge": "none"}'), settings=SETTINGS, user="alice", backup=".b"
+    )
+    (command,) = commands
+    assert command.startswith(AS_ALICE)
+    assert command.endswith(f" {TARGET} .b")
+    encoded = command.split()[-3]
+    written = json.loads(base64.b64decode(encoded))
+    assert written == {
+        "bridge": "none",
+        "runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}},
+    }
+    assert host.logs[0] == f"Will modify {TARGET}"
+
+
+def test_merged_file_is_left_alone(run_op):
+    commands, host = run_op(merge, alice(MERGED), settings=SETTINGS, user="alice", backup=".b")
+    assert commands == []
+    assert host.noops == [f"{TARGET} already has the nvidia runtime"]
+
+
+def test_unparseable_file_fails_the_host_untouched(run_op):
+    commands, _ = run_op(merge, alice("{"), settings=SETTINGS, user="alice", backup=".b")
+    (command,) = commands
+    assert f"gpu-docker: {TARGET}:" in command and "left untouched" in command
+
+
+def test_restart_only_on_change_through_her_systemd_manager(run_op):
+    commands, host = run_op(
+        apply,
+        alice(MERGED),
+        changes=[Unchanged()],
+        settings=SETTINGS,
+        user="alice",
+        backup=".b",
+    )
+    assert commands == [] and host.noops == [
+        "nothing changed: alice's rootless docker left running"
+    ]
+    commands, _ = run_op(
+        apply,
+        alice(MERGED),
+        changes=[Changed()],
+        settings=SETTINGS,
+        user="alice",
+        backup=".b",
+    )
+    (command,) = commands
+    assert command.startswith(AS_ALICE)
+    assert "systemctl --user restart docker.service" in command
+    assert command.endswith(f"gpu-docker alice {TARGET} .b nvidia 60")
+
+
+def test_a_stopped_docker_or_no_manager_is_not_started(run_op):
+    commands, host = run_op(
+        apply,
+        alice(MERGED, unit="inactive"),
+        changes=[Changed()],
+        settings=SETTINGS,
+        user="alice",
+        backup=".b",
+    )
+    assert commands == [] and "it reads the file when it starts" in host.noops[0]
+    commands, host = run_op(
+        apply,
+        alice(MERGED, unit=""),
+        changes=[Changed()],
+        settings=SETTINGS,
+        user="alice",
+        backup=".b",
+    )
+    assert commands == [] and "loginctl enable-linger alice" in host.logs[0]
+
+
+def test_never_reports_the_restart_pending(run_op):
+    never = load_settings("h", {"rootless_users": ["alice"], "restart_strategy": "never"})
+    commands, host = run_op(
+        apply,
+        alice(MERGED),
+        changes=[Changed()],
+        settings=never,
+        user="alice",
+        backup=".b",
+    )
+    assert commands == []
+    assert host.logs == [
+        "gpu-docker: alice's rootless docker restart pending (restart_strategy=never)"
+    ]
+
+
+def test_verify_runs_gpus_all_as_alice(run_op):
+    (command,), _ = run_op(verify, alice(MERGED), user="alice")
+    assert command.startswith(AS_ALICE)
+    assert "--gpus all" in command and "probe_image()" in command
+
+
+def test_preflight_names_a_missing_user_and_a_bad_file():
+    missing = RootlessUser("bob", None, "", "/.config/docker/daemon.json", None, "", "")
+    assert problems(SETTINGS, missing) == ["rootless_users: there is no user 'bob' on this host"]
+    bad = RootlessUser("alice", 1002, "/home/alice", TARGET, "[1,", "644", "active")
+    (line,) = problems(SETTINGS, bad)
+    assert line.startswith(f"{TARGET}: ") and "left untouched" in line
