@@ -3,6 +3,7 @@ a lab host from a three-line deploy file, with only settings in host data."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ pytestmark = pytest.mark.lab
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOY = "from gpu_docker.deploys import converge\n\nconverge()\n"
+# The fresh venv must see only what it installed: no PYTHONPATH leading back to the repo.
+CLEAN_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
     (wheel,) = wheels.glob("gpu_docker-*.whl")
-    subprocess.run([str(env / "bin" / "pip"), "install", "-q", str(wheel)], check=True)
+    subprocess.run(
+        [str(env / "bin" / "pip"), "install", "-q", str(wheel)], env=CLEAN_ENV, check=True
+    )
     return env
 
 
@@ -49,6 +54,7 @@ def test_installed_wheel_converges_from_a_three_line_deploy(
         capture_output=True,
         text=True,
         cwd=tmp_path,
+        env=CLEAN_ENV,
         check=True,
     ).stdout
     assert where.startswith(str(venv)), where
@@ -58,6 +64,7 @@ def test_installed_wheel_converges_from_a_three_line_deploy(
     run = subprocess.run(
         [str(venv / "bin" / "pyinfra"), "-y", "inventory.py", "deploy.py"],
         cwd=tmp_path,
+        env=CLEAN_ENV,
         capture_output=True,
         text=True,
         timeout=600,
