@@ -417,7 +417,12 @@ def bring_up(hosts: int, timings: list[LabTiming]) -> LabState:
     """A fresh lab of ``hosts`` hosts with every dockerd answering; record how long it took."""
     online, restricted = split(hosts)
     start = time.monotonic()
-    state = lifecycle.up(online, restricted)
+    try:
+        state = lifecycle.up(online, restricted)
+    except lifecycle.LabError as exc:  # a host's boot starved by the machine's load: once more
+        print(f"  lab up failed, trying again: {str(exc).splitlines()[0]}", flush=True)
+        start = time.monotonic()
+        state = lifecycle.up(online, restricted)
     up = time.monotonic() - start
     wait_for_docker(state)
     timings.append(LabTiming(hosts, up, time.monotonic() - start - up))
