@@ -3,6 +3,6 @@
 pyinfra inventories/lab.py deploys/verify.py -y
 """
 
-from gpu_docker.deploys import report
+from gpu_docker.deploys import verify
 
-report()
+verify()

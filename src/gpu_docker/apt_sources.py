@@ -14,11 +14,20 @@ source (the probe run before anything is written), so that the operator reads on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DISABLED_PREFIX = "# disabled by gpu-docker (conflicts with {own}): "
 
 _OPTIONS_RE = re.compile(r"^\[([^\]]*)\]\s*")
+
+
+@dataclass(frozen=True)
+class AptSourceFiles:
+    """The host's source files (path -> text), its architecture and apt's proxy."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    arch: str = ""
+    proxy: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ upgrade between runs leaves a stale spec that breaks CDI containers until the ne
 Debian 12's docker (20.10) cannot use CDI at all; and ``--gpus all`` works without it.
 Turn it on where docker is 25+ (best with toolkit 1.18+).
 
-Plain functions; the pyinfra side is :mod:`gpu_docker.cdi_ops`.
+Plain functions; the pyinfra side is ``gpu_docker.facts.cdi`` and ``gpu_docker.operations.cdi``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ What ``nvidia-ctk runtime configure --runtime=containerd`` does (NVIDIA's
   containerd 2.x no longer reads: refused, as ``nvidia-ctk`` has deprecated them too.
 
 A missing or empty file is created with the version the installed containerd writes by
-default (2 for containerd 1.x, 3 for 2.x). Plain functions, unit-tested.
+default (2 for containerd 1.x, 3 for 2.x). Plain functions, unit-tested; the fact and the
+operations are in ``gpu_docker.facts.containerd`` and ``gpu_docker.operations.containerd``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,25 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from gpu_docker.settings import Settings
 from gpu_docker.toml_merge import MergeResult, TomlMergeError, dig, merge, plain
 
 CRI_PLUGINS = {2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 RUNC_V2 = "io.containerd.runc.v2"
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
+
+
+@dataclass(frozen=True)
+class ContainerdHost:
+    """containerd's version (empty: not installed), how to restart it, its config file."""
+
+    version: str
+    service: str
+    target: str
+    text: str | None
 
 
 def default_version(containerd_version: str) -> int:
@@ -114,3 +127,14 @@ def grpc_address(data: Mapping[str, Any]) -> str:
     """The socket containerd listens on with this config (its default unless set)."""
     address = dig(data, "grpc", "address")
     return address if isinstance(address, str) and address else DEFAULT_ADDRESS
+
+
+def merge_settings(settings: Settings, version: str, text: str | None) -> MergeResult:
+    """:func:`merge_config` with the host's settings (runtime, path, default runtime)."""
+    return merge_config(
+        text,
+        containerd_version=version,
+        runtime_name=settings.runtime_name,
+        runtime_path=settings.runtime_path,
+        set_default=settings.containerd_default_runtime,
+    )

@@ -20,11 +20,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+#: The template of the settings gpu-docker owns, relative to a project and to the package.
+TEMPLATE = Path("templates") / "daemon.json.j2"
 _BOM = "\ufeff"
 # Keys whose value must be an object for the merge to be safe; dockerd agrees.
 _OBJECT_KEYS = ("runtimes", "features", "log-opts")
@@ -110,6 +113,14 @@ def merge(current_text: str | None, owned: Mapping[str, Any]) -> MergeResult:
     return MergeResult(
         changed=True, text=dump(merged, detect_indent(current_text or "")), data=merged
     )
+
+
+def template_path(project_root: Path | None) -> Path:
+    """The daemon.json template: the project's ``templates/daemon.json.j2`` when the deploy
+    runs from a checkout that has one (the file an operator edits), else the package's."""
+    if project_root is not None and (project_root / TEMPLATE).is_file():
+        return project_root / TEMPLATE
+    return Path(str(resources.files("gpu_docker").joinpath(str(TEMPLATE))))
 
 
 def render_owned(

@@ -9,16 +9,13 @@ and putting the previous daemon.json back would not help: it is the same file. S
 running dockerd's arguments (``/proc/<pid>/cmdline``) are compared with the keys
 daemon.json will have, and ``dockerd --validate`` reads the current file where it can;
 a host that would not start again is refused with the key named, nothing installed.
+Pure: the fact that reads the host is ``gpu_docker.facts.docker.HostDockerdStartup``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from pyinfra.api import FactBase, StringCommand
-
-from gpu_docker import sh
 
 #: Flags whose daemon.json key is not their own name (moby's ``opts.NamedOption``).
 NAMED_OPTIONS = {
@@ -62,36 +59,6 @@ class DockerdStartup:
     started: int = 0
     changed: int = 0
     validate: str = ""
-
-
-class HostDockerdStartup(FactBase[DockerdStartup]):
-    """See :class:`DockerdStartup`; ``validate`` runs only for a file changed since start."""
-
-    @staticmethod
-    def default() -> DockerdStartup:
-        """No dockerd running and no daemon.json: nothing to say (pyinfra gives no output)."""
-        return DockerdStartup()
-
-    def command(self, path: str, validate: bool) -> StringCommand:
-        return sh.command("dockerd_start", path, "1" if validate else "0")
-
-    def process(self, output: list[str]) -> DockerdStartup:
-        args: list[str] = []
-        values: dict[str, str] = {}
-        for line in output:
-            key, _, value = line.partition("=")
-            if key == "arg":
-                args.append(value)
-            elif key:
-                values[key] = value.strip()
-
-        def number(key: str) -> int:
-            text = values.get(key, "")
-            return int(text) if text.isdigit() else 0
-
-        return DockerdStartup(
-            tuple(args), number("started"), number("changed"), values.get("validate", "")
-        )
 
 
 def flag_keys(args: Sequence[str]) -> dict[str, str]:

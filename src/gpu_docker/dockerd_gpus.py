@@ -5,10 +5,11 @@ dockerd registers the device driver behind ``docker run --gpus`` (and compose's
 ``nvidia-container-runtime-hook`` is on its PATH then (moby ``daemon/nvidia_linux.go``,
 docker 20.10 to 28). A SIGHUP registers new runtimes but never this driver, so a dockerd
 started before the toolkit was installed lists the ``nvidia`` runtime and still answers
-``could not select device driver "" with capabilities: [[gpu]]``. The fact below reads
-when dockerd started, the PATH it started with and the hook's ctime on that PATH;
-:func:`plan_apply` turns that into restart, reload, nothing, or a pending restart. Pure
-apart from the fact, so every decision and sentence is unit-tested.
+``could not select device driver "" with capabilities: [[gpu]]``. The fact
+(``gpu_docker.facts.docker.RunningDockerd``) reads when dockerd started, the PATH it
+started with and the hook's ctime on that PATH; :func:`parse_dockerd_gpus` reads its
+output and :func:`plan_apply` turns that into restart, reload, nothing, or a pending
+restart. Pure, so every decision and sentence is unit-tested.
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
-
-from pyinfra.api import FactBase, StringCommand
-
-from gpu_docker import sh
 
 HOOK = "nvidia-container-runtime-hook"
 Action = Literal["none", "restart", "reload", "pending"]
@@ -106,8 +103,8 @@ def parse_dockerd_gpus(output: Iterable[str]) -> DockerdGpus:
     ticks, tck = _float(kv.get("dockerd_start_ticks", "")), _float(kv.get("clk_tck", ""))
     now, _, uptime = kv.get("clock", "").partition(" ")
     wall, up = _float(now), _float(uptime)
-    if None not in (ticks, tck, wall, up) and tck:
-        started_at = wall - up + ticks / tck  # type: ignore[operator]
+    if ticks is not None and tck and wall is not None and up is not None:
+        started_at = wall - up + ticks / tck
     runtimes = None
     if "daemon_runtimes" in kv:
         try:
@@ -128,16 +125,6 @@ def parse_dockerd_gpus(output: Iterable[str]) -> DockerdGpus:
         docker_error=kv.get("docker_error", ""),
         live_registered=live_registered,
     )
-
-
-class RunningDockerd(FactBase[DockerdGpus]):
-    """Whether the running dockerd registered the ``--gpus`` device driver, and its runtimes."""
-
-    def command(self) -> StringCommand:
-        return sh.command("dockerd_gpus", libs=("dockerd",))
-
-    def process(self, output: list[str]) -> DockerdGpus:
-        return parse_dockerd_gpus(output)
 
 
 @dataclass(frozen=True)

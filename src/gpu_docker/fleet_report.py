@@ -21,13 +21,13 @@ from typing import Any
 import click
 from pyinfra.api.state import State
 
-from gpu_docker.report import (
+from gpu_docker.verify import (
     CHECK_TITLES,
+    Verification,
     check_problem,
     device_driver_registered,
     pending_restart,
 )
-from gpu_docker.verification import Verification
 
 Record = dict[str, Any]
 _COLLECTORS: dict[int, FleetReport] = {}

@@ -8,9 +8,13 @@ Unknown Error" (nvidia-container-toolkit #48). NVIDIA's fix: create the links
 (``nvidia-ctk system create-dev-char-symlinks --create-all``) and a udev rule that
 creates them again whenever the driver loads. The cgroupfs driver is not affected, so
 ``auto`` (the default) applies the fix only where docker uses the systemd driver.
+Plain functions; the pyinfra side is ``gpu_docker.facts.nvml`` and
+``gpu_docker.operations.nvml``.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from gpu_docker.settings import NvmlSymlinks
 
@@ -22,6 +26,15 @@ UDEV_RULE = (
     'RUN+="/usr/bin/nvidia-ctk system create-dev-char-symlinks --create-all"\n'
 )
 CREATE_COMMAND = "nvidia-ctk system create-dev-char-symlinks --create-all"
+
+
+@dataclass(frozen=True)
+class NvmlHost:
+    """docker's cgroup driver; NVIDIA device nodes and how many lack a /dev/char link."""
+
+    cgroup_driver: str
+    nodes: int
+    missing: int
 
 
 def wanted(setting: NvmlSymlinks, cgroup_driver: str) -> bool:

@@ -1,21 +1,75 @@
 """Is this host one gpu-docker can converge? Pure checks over the preflight fact.
 
 Every problem is one sentence an operator can act on; the deploy prints them prefixed
-with the host name and changes nothing on that host.
+with the host name and changes nothing on that host. The host state the checks read
+(:class:`Preflight`, filled by ``gpu_docker.facts.preflight.HostPreflight``) is declared
+here, without pyinfra, so the checks and the restart preview are tested as plain code.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from gpu_docker.facts import Preflight
+from gpu_docker.bundle.depends import unmet_dependencies
+from gpu_docker.bundle.errors import BundleError
+from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
+from gpu_docker.containerd import ContainerdHost, merge_settings
 from gpu_docker.settings import Settings
+from gpu_docker.toml_merge import TomlMergeError
 
 SUPPORTED_RELEASES: dict[str, tuple[str, ...]] = {
     "debian": ("11", "12", "13"),
     "ubuntu": ("20.04", "22.04", "24.04"),
 }
 SUPPORTED_ARCHES = ("amd64", "arm64")
+
+
+@dataclass(frozen=True)
+class Package:
+    """One dpkg database entry: ``installed`` is False for half-installed or removed ones."""
+
+    name: str
+    version: str
+    status: str
+
+    @property
+    def installed(self) -> bool:
+        return self.status.startswith("ii")
+
+
+@dataclass(frozen=True)
+class DockerInfo:
+    """What a running dockerd says about itself."""
+
+    server_version: str
+    live_restore: bool
+    containers_running: int
+    runtimes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """Everything the deploy checks before it changes a host."""
+
+    os_id: str = ""
+    os_version: str = ""
+    arch: str = ""
+    driver: str = ""
+    gpus: int = 0
+    dockerd_version: str = ""
+    docker_validate: bool = False
+    init: str = "sysv"
+    docker: DockerInfo | None = None
+    docker_error: str = ""
+    tools: frozenset[str] = frozenset()
+    packages: dict[str, Package] = field(default_factory=dict)
+
+    def installed_versions(self) -> dict[str, str]:
+        """Package -> version, for packages dpkg calls fully installed."""
+        return {p.name: p.version for p in self.packages.values() if p.installed}
 
 
 def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ()) -> list[str]:
@@ -39,7 +93,7 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             "install the driver first, or set require_driver=False to bake an image"
         )
     if not settings.uses_docker:
-        pass  # a containerd-only node: gpu_docker.containerd_ops checks containerd
+        pass  # a containerd-only node: containerd_problems checks containerd
     elif not facts.dockerd_version or "docker" not in facts.tools:
         found.append("docker is not installed (no dockerd/docker on PATH)")
     elif facts.docker is None and not settings.start_docker:
@@ -58,3 +112,49 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
             "the offline bundle needs packages the host lacks and cannot fetch: " + ", ".join(unmet)
         )
     return found
+
+
+def containerd_problems(settings: Settings, facts: ContainerdHost) -> list[str]:
+    """Why containerd on this host cannot get the runtime; found before anything changes."""
+    if not facts.version:
+        return ["containerd is not installed (no containerd on PATH); set container_engine"]
+    found = []
+    if not facts.service:
+        found.append(
+            "containerd has no systemd unit and no /etc/init.d/containerd: gpu-docker could "
+            "not restart it after changing its config"
+        )
+    try:
+        merge_settings(settings, facts.version, facts.text)
+    except TomlMergeError as exc:
+        found.append(f"{facts.target}: {exc}; left untouched, fix it and run again")
+    return found
+
+
+def resolve_bundle_root(settings: Settings, project_root: Path | None) -> Path:
+    """A relative ``bundle_dir`` is relative to the project (else the cwd), whatever the cwd."""
+    path = Path(settings.bundle_dir).expanduser()
+    if path.is_absolute():
+        return path
+    return (project_root or Path.cwd()) / path
+
+
+@functools.cache
+def checked_bundle(bundle_root: Path, version: str, arch: str) -> Manifest:
+    """Load and verify a bundle once per controller run, however many hosts use it."""
+    manifest = load_manifest(bundle_root, version, arch)
+    verify_bundle(manifest)
+    return manifest
+
+
+def offline_checks(
+    settings: Settings, facts: Preflight, project_root: Path | None
+) -> tuple[Manifest | None, list[str]]:
+    """The verified bundle for this host's arch, or the problems that stop the install."""
+    root = resolve_bundle_root(settings, project_root)
+    try:
+        manifest = checked_bundle(root, settings.upstream_version, facts.arch or "unknown")
+    except BundleError as exc:
+        return None, [f"offline bundle: {'; '.join(exc.problems)}"]
+    unmet = unmet_dependencies(manifest.external_depends, facts.installed_versions())
+    return manifest, problems(settings, facts, unmet=unmet)

@@ -1,5 +1,5 @@
 """NVIDIA Container Toolkit as gpu-docker installs it: the packages, the apt files the deploy
-owns, and the version rules.
+owns (paths and content), and the version rules.
 
 One place for what the deploy, the bundle tool, the lab's test fixtures and the tests all
 need to agree on. Pure: no pyinfra import.
@@ -21,6 +21,26 @@ SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 APT_PIN = "/etc/apt/preferences.d/nvidia-container-toolkit"
 #: NVIDIA's debs carry Debian revision 1.
 DEB_REVISION = "1"
+
+
+def source_line(keyring: str, repo_url: str) -> str:
+    """The one line of the apt source for NVIDIA's flat repository (no newline), trusting
+    only the pinned keyring."""
+    return f"deb [signed-by={keyring}] {repo_url} /"
+
+
+def apt_pin(deb_version: str) -> str:
+    """apt preferences holding the four packages at the pin against ``apt upgrade``.
+
+    A 1.17.7 auto-upgrade broke users (nvidia-container-toolkit #1091); since 1.18 the
+    packages depend on each other's exact version, so they move together or not at all.
+    """
+    return (
+        "# Managed by gpu-docker: the toolkit moves only when its pinned version does.\n"
+        f"Package: {' '.join(PACKAGES)}\n"
+        f"Pin: version {deb_version}\n"
+        "Pin-Priority: 1001\n"
+    )
 
 
 def upstream_version(version: str) -> str:

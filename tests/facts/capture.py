@@ -1,11 +1,12 @@
 """Capture a fact case from a lab host: ``python tests/facts/capture.py HOST FACT CASE ARGS``.
 
 Runs the fact's own command on the sandbox lab's HOST over SSH and writes
-``tests/facts/FACT/CASE.json`` with the arguments, the output lines, and the fact that
+``tests/facts/FACT/CASE.json`` (FACT is ``<module>.<Fact>``, its module in
+``gpu_docker.facts``) with the arguments, the output lines, and the fact that
 ``process()`` makes of them today. Read that ``fact`` before committing: it is what the
 test will hold the code to. ARGS is a JSON object of the fact's arguments.
 
-    python tests/facts/capture.py lab-online-1 RemoteFileText absent '{"path": "/etc/docker/daemon.json"}'
+    python tests/facts/capture.py lab-online-1 files.RemoteFileText absent '{"path": "/etc/docker/daemon.json"}'
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Every fact's ``process()`` from command output captured on real lab hosts, as pyinfra's
-own ``tests/facts/`` does: one JSON file per case under ``tests/facts/<Fact>/``.
+own ``tests/facts/`` does: one JSON file per case under ``tests/facts/<module>.<Fact>/``,
+``<module>`` being the fact's module in ``gpu_docker.facts``.
 
 A case holds the fact's ``arguments``, the ``output`` lines the host printed for the
 command they build, and the ``fact`` expected from them (dataclasses as objects, tuples
@@ -25,7 +26,8 @@ CASES = Path(__file__).parent
 
 
 def _fact_classes() -> dict[str, type[FactBase[Any]]]:
-    """Every fact the package declares (the sandbox lab's own code aside), by name."""
+    """Every fact the package declares, by ``<module>.<Fact>``; a fact outside
+    ``gpu_docker.facts`` (the sandbox lab's own code aside) fails the discovery."""
     found: dict[str, type[FactBase[Any]]] = {}
     for info in pkgutil.walk_packages(gpu_docker.__path__, "gpu_docker."):
         if info.name.startswith("gpu_docker.lab"):
@@ -37,7 +39,9 @@ def _fact_classes() -> dict[str, type[FactBase[Any]]]:
                 and issubclass(value, FactBase)
                 and value.__module__ == module.__name__
             ):
-                found[name] = value
+                subject = module.__name__.removeprefix("gpu_docker.facts.")
+                assert subject != module.__name__, f"{module.__name__}.{name}: facts live in facts/"
+                found[f"{subject}.{name}"] = value
     return found
 
 
@@ -46,7 +50,7 @@ FACTS = _fact_classes()
 
 def _fact_class(name: str) -> type[FactBase[Any]]:
     if name not in FACTS:
-        raise LookupError(f"tests/facts/{name}: the package declares no fact of that name")
+        raise LookupError(f"tests/facts/{name}: no fact gpu_docker.facts.{name}")
     return FACTS[name]
 
 

@@ -1,11 +1,14 @@
-"""apply_to_docker with serve_gpus: docker acts when dockerd cannot serve --gpus, even with
+"""docker.apply with serve_gpus: docker acts when dockerd cannot serve --gpus, even with
 no file changed; reload becomes restart when only that registers the device driver."""
 
 import pytest
 
-from gpu_docker.dockerd_gpus import RELOAD_IS_NOT_ENOUGH, DockerdGpus, RunningDockerd
-from gpu_docker.facts import DockerInfo, Preflight, RemoteFile, RemoteFileText
-from gpu_docker.operations import apply_to_docker
+from gpu_docker.dockerd_gpus import RELOAD_IS_NOT_ENOUGH, DockerdGpus
+from gpu_docker.facts.docker import RunningDockerd
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import RemoteFile
+from gpu_docker.operations import docker
+from gpu_docker.preflight import DockerInfo, Preflight
 
 CONF = '{"runtimes": {"nvidia": {"path": "nvidia-container-runtime"}}}'
 DOCKER = DockerInfo("26.1.5", live_restore=True, containers_running=1, runtimes=("runc",))
@@ -34,7 +37,7 @@ def apply(run_op, dockerd, changed=False, **overrides):
         RunningDockerd: dockerd,
         RemoteFileText: RemoteFile("/etc/docker/daemon.json", "/etc/docker/daemon.json", CONF),
     }
-    return run_op(apply_to_docker, facts, **kwargs)
+    return run_op(docker.apply, facts, **kwargs)
 
 
 def test_a_dockerd_that_serves_gpus_is_left_alone(run_op):

@@ -2,14 +2,15 @@
 
 pyinfra's ``FunctionCommand`` drops the operation's connector arguments; under ``_sudo``
 the upload then ran as the SSH login user and failed on /etc/docker (seen on a sudo lab
-host). The command daemon_json_merge yields must hand them on, to the clean-up too.
+host). The command daemon_json.merge yields must hand them on, to the clean-up too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gpu_docker.operations import WithConnectorArguments, upload_beside
+from gpu_docker.operations.files import upload_beside
+from gpu_docker.operations.util import WithConnectorArguments
 
 SUDO = {"_sudo": True, "_sudo_password": "pw"}
 

@@ -5,7 +5,6 @@ import pytest
 from gpu_docker.dockerd_gpus import (
     RELOAD_IS_NOT_ENOUGH,
     DockerdGpus,
-    RunningDockerd,
     parse_dockerd_gpus,
     plan_apply,
 )
@@ -39,7 +38,7 @@ def dockerd(started: float = 100.0, hook_ctime: float | None = 50.0, **kwargs) -
 
 
 def test_captured_output_places_dockerd_start_on_the_wall_clock():
-    found = RunningDockerd().process(CAPTURED)
+    found = parse_dockerd_gpus(CAPTURED)
     assert found.pid == "1556"
     assert found.started_at == pytest.approx(BOOT + 571.57)
     assert found.hook == "/bin/nvidia-container-runtime-hook"

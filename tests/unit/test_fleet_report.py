@@ -3,11 +3,10 @@
 import datetime
 import json
 
-from test_report import MISMATCH, NO_DRIVER, check, verification
+from test_verify import MISMATCH, NO_DRIVER, check, verification
 
 from gpu_docker.fleet_report import absent, document, record, table
-from gpu_docker.report import describe
-from gpu_docker.verification import GpuState
+from gpu_docker.verify import GpuState, describe
 
 NOW = datetime.datetime(2025, 1, 31, 12, 0, tzinfo=datetime.timezone.utc)
 

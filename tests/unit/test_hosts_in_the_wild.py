@@ -1,8 +1,7 @@
 """Pure rules behind "never leave apt or docker worse than found" (issue 12)."""
 
-from gpu_docker import apt_sources, dockerd_flags, dpkg_guard
-from gpu_docker.dpkg_guard import Selection
-from gpu_docker.rollback import removal_plan
+from gpu_docker import apt_sources, dockerd_flags, packages
+from gpu_docker.packages import Selection, removal_plan
 
 URL = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -108,8 +107,8 @@ def test_held_packages_block_only_when_they_would_move_and_downgrades_are_named(
         "nvidia-container-toolkit": Selection("1.18.1-1", "hi", "hold"),
         "nvidia-container-toolkit-base": Selection("1.18.1-1", "ii", "install"),
     }
-    assert dpkg_guard.held_to_move(selections, "1.17.8-1") == ["nvidia-container-toolkit"]
-    assert dpkg_guard.downgrades(selections, "1.17.8-1") == [
+    assert packages.held_to_move(selections, "1.17.8-1") == ["nvidia-container-toolkit"]
+    assert packages.downgrades(selections, "1.17.8-1") == [
         ("nvidia-container-toolkit", "1.18.1-1"),
         ("nvidia-container-toolkit-base", "1.18.1-1"),
     ]

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from gpu_docker.bundle.importer import import_debs
-from gpu_docker.deploys import _offline_checks, checked_bundle
-from gpu_docker.facts import Package, Preflight
 from gpu_docker.lab.standin import build_standin_debs
+from gpu_docker.preflight import Package, Preflight, checked_bundle, offline_checks
 from gpu_docker.settings import load_settings
 
 V = "1.17.8"
@@ -64,7 +63,7 @@ def root(tmp_path: Path) -> Path:
 
 def test_intact_bundle_passes(root: Path) -> None:
     settings = load_settings("h", {"install_method": "offline", "bundle_dir": str(root)})
-    manifest, problems = _offline_checks(settings, READY, None)
+    manifest, problems = offline_checks(settings, READY, None)
     assert manifest is not None and manifest.version == V
     assert problems == []
 
@@ -91,7 +90,7 @@ def test_damaged_bundle_is_one_problem_naming_the_file(
     amd64 = root / V / "amd64"
     damage(amd64)
     settings = load_settings("h", {"install_method": "offline", "bundle_dir": str(root)})
-    manifest, problems = _offline_checks(settings, READY, None)
+    manifest, problems = offline_checks(settings, READY, None)
     assert manifest is None
     (problem,) = problems
     assert problem.startswith("offline bundle: ")
@@ -106,5 +105,5 @@ def test_missing_external_dependency_is_named(root: Path) -> None:
         }
     )
     settings = load_settings("h", {"install_method": "offline", "bundle_dir": str(root)})
-    _, problems = _offline_checks(settings, without_seccomp, None)
+    _, problems = offline_checks(settings, without_seccomp, None)
     assert any("libseccomp2" in p and "cannot fetch" in p for p in problems), problems

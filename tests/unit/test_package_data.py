@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gpu_docker import sh
-from gpu_docker.deploys import TEMPLATE, template_path
+from gpu_docker.daemon_json import TEMPLATE, template_path
 
 PROJECT = Path(__file__).resolve().parents[2]
 SRC = PROJECT / "src" / "gpu_docker"

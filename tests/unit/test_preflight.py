@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from gpu_docker.facts import HostPreflight, Preflight
-from gpu_docker.preflight import problems
+from gpu_docker.facts.preflight import HostPreflight
+from gpu_docker.preflight import Preflight, problems
 from gpu_docker.settings import Settings
 
 READY = Preflight(

@@ -2,8 +2,8 @@
 
 import pytest
 
-from gpu_docker.facts import DockerInfo, Preflight
-from gpu_docker.restart import containers_line, preview, validation_line
+from gpu_docker.preflight import DockerInfo, Preflight
+from gpu_docker.restart_preview import containers_line, preview, validation_line
 
 
 def facts(running: int = 0, live: bool = False, validate: bool = False) -> Preflight:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gpu_docker.rollback import Backup, RollbackError, parse_backups, pick_backup
+from gpu_docker.files import Backup, RollbackError, parse_backups, pick_backup
 
 T = "/etc/docker/daemon.json"
 NAMES = [

@@ -31,7 +31,7 @@ EXIT_VERIFY_FAILED = 1
 EXIT_ERROR = 2
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Attach ``bundle`` and its subcommands to the top-level parser."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(

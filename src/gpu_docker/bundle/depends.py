@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeAlias
 
 from debian.deb822 import PkgRelation
 from debian.debian_support import version_compare
 
 #: One alternative of a relation as python-debian returns it (name, version, ...).
-Alternative = dict[str, Any]
+Alternative: TypeAlias = "PkgRelation.ParsedRelation"
 #: An OR-group: ``a | b (>= 1)``.
-Clause = list[Alternative]
+Clause: TypeAlias = "list[Alternative]"
 
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_OPERATORS = {
+_OPERATORS: dict[str, Callable[[int], bool]] = {
     "<<": lambda c: c < 0,
     "<=": lambda c: c <= 0,
     "=": lambda c: c == 0,

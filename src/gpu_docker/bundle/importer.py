@@ -19,7 +19,12 @@ from pathlib import Path
 
 from gpu_docker import toolkit
 from gpu_docker.bundle.debs import DebInfo, read_deb, sha256_file
-from gpu_docker.bundle.depends import clause_names, clause_satisfied, parse_relations
+from gpu_docker.bundle.depends import (
+    Alternative,
+    clause_names,
+    clause_satisfied,
+    parse_relations,
+)
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import (
     MANIFEST_NAME,
@@ -125,7 +130,7 @@ def plan_bundle(infos: Sequence[DebInfo], bundle_root: Path) -> Manifest:
     )
 
 
-def _alternative_text(alt: dict) -> str:
+def _alternative_text(alt: Alternative) -> str:
     """``name (op version)`` for an error message."""
     version = alt.get("version")
     return f"{alt['name']} ({version[0]} {version[1]})" if version else alt["name"]

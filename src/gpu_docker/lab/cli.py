@@ -110,7 +110,7 @@ def _choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
     return parse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``lab up|down|status`` to the top-level parser."""
     lab = subparsers.add_parser("lab", help="throwaway Debian hosts reached over real SSH")
     sub = lab.add_subparsers(dest="lab_command", required=True)

@@ -112,7 +112,8 @@ def free_port(address: str) -> int:
     """A TCP port nothing listens on at ``address``."""
     with socket.socket() as probe:
         probe.bind((address, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def serve(root: Path, address: str, port: int, log: Path) -> int:

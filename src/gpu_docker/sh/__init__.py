@@ -3,7 +3,8 @@
 A script travels inside its command (``sh -c SCRIPT gpu-docker ARGS...``): nothing is
 uploaded first, and host data reaches it only as quoted positional arguments (``"$1"``),
 so a path holding spaces or ``;`` in the settings cannot run a command. Keeping the
-scripts as files is what lets shellcheck read them (``scripts/test.sh`` runs it).
+scripts as files is what lets shellcheck read them (``scripts/test.sh`` runs it). The
+scripts answer in ``key=value`` lines, which :func:`key_values` reads back.
 """
 
 from __future__ import annotations
@@ -34,3 +35,13 @@ def command(name: str, *args: str, libs: tuple[str, ...] = ()) -> StringCommand:
     so two scripts can share a function without a file on the host.
     """
     return inline("".join(text(f"lib_{lib}") for lib in libs) + text(name), *args)
+
+
+def key_values(output: list[str]) -> dict[str, list[str]]:
+    """Lines of ``key=value`` into key -> values (a key may repeat, e.g. ``pkg``)."""
+    found: dict[str, list[str]] = {}
+    for line in output:
+        key, sep, value = line.partition("=")
+        if sep:
+            found.setdefault(key, []).append(value)
+    return found

@@ -3,9 +3,15 @@
 import base64
 
 from gpu_docker.dockerd_gpus import DockerdGpus
-from gpu_docker.report import describe as describe_report
-from gpu_docker.report import device_driver_registered, pending_restart
-from gpu_docker.verification import Check, GpuDockerVerification, GpuState, Verification
+from gpu_docker.verify import (
+    Check,
+    GpuState,
+    Verification,
+    device_driver_registered,
+    parse_verification,
+    pending_restart,
+)
+from gpu_docker.verify import describe as describe_report
 
 PROBE = "gpu-docker-probe:2.36-9_deb12u14"
 RUNTIMES = ("io.containerd.runc.v2", "nvidia", "runc")
@@ -129,7 +135,7 @@ def test_pending_restart_names_the_reason():
 
 def test_verification_fact_parses_its_output():
     out = base64.b64encode(b"GPU 0: NVIDIA H200\n").decode()
-    report = GpuDockerVerification().process(
+    report = parse_verification(
         [
             "os=Ubuntu 24.04.1 LTS",
             "docker_version=26.1.5",

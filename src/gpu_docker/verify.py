@@ -1,10 +1,18 @@
-"""What a host proves about GPU containers: the fact ``verify.sh`` answers, parsed.
+"""What a host proves about GPU containers, and the report an operator reads of it.
 
-One round trip per host gathers the host (OS, docker, toolkit packages), the running
-dockerd (``lib_dockerd.sh``: did it register the ``--gpus`` device driver), the driver and
-its nvidia-smi wherever the driver put it (``lib_gpu.sh``), and the result of each
-``docker run`` check on the probe image (``lib_probe.sh``). The wording and the verdict
-live in :mod:`gpu_docker.report`; this module only reads.
+One round trip per host (``gpu_docker.facts.docker.GpuDockerVerification``, running
+``verify.sh``) gathers the host (OS, docker, toolkit packages), the running dockerd
+(``lib_dockerd.sh``: did it register the ``--gpus`` device driver), the driver and its
+nvidia-smi wherever the driver put it (``lib_gpu.sh``), and the result of each
+``docker run`` check on the probe image (``lib_probe.sh``).
+
+"Verified" means what users run works: ``docker run --gpus all`` on the probe image on
+every host, GPU or not (a GPU-less host runs a static binary through it, which catches a
+dockerd without the device driver), and ``nvidia-smi -L`` in containers where GPUs
+answer. A driver whose nvidia-smi fails is a failure naming nvidia-smi's own words.
+
+Pure: parsing, wording and verdict are unit-tested without pyinfra; the same module
+serves the ``verify`` operation, the ``verify`` deploy and the fleet report.
 """
 
 from __future__ import annotations
@@ -14,9 +22,6 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pyinfra.api import FactBase, StringCommand
-
-from gpu_docker import sh
 from gpu_docker.dockerd_gpus import HOOK_ERRORS, DockerdGpus, parse_dockerd_gpus
 
 #: Where gpu-docker looks for nvidia-smi after dockerd's PATH (see lib_gpu.sh).
@@ -196,16 +201,95 @@ def parse_verification(output: Iterable[str]) -> Verification:
     )
 
 
-class GpuDockerVerification(FactBase[Verification]):
-    """Ask the host whether GPU containers work: ``docker run --gpus all`` on every host,
-    ``nvidia-smi -L`` inside containers where GPUs answer (see ``verify.sh``)."""
+#: What each check shows, for the log and the fleet report.
+CHECK_TITLES = {
+    "gpus": "--gpus all",
+    "runtime": "--runtime + NVIDIA_VISIBLE_DEVICES=all",
+    "cdi": "CDI --device nvidia.com/gpu=all",
+    "image": "smoke_test_image --gpus all",
+}
+NO_DRIVER = "dockerd did not register the --gpus device driver"
+RESTART_HINT = "restart docker once the toolkit is installed (deploys/gpu_docker.py does both)"
 
-    def command(
-        self, runtime_name: str, image: str = "", packages: tuple[str, ...] = ()
-    ) -> StringCommand:
-        return sh.command(
-            "verify", runtime_name, image, *packages, libs=("dockerd", "gpu", "probe")
+
+def check_problem(check: Check, gpus: bool, why_no_driver: str = NO_DRIVER) -> str | None:
+    """Why a check fails the host, or ``None``.
+
+    ``why_no_driver`` explains a missing --gpus device driver (from the running dockerd:
+    no hook on its PATH, or started before the hook). On a host without GPUs the
+    ``--gpus`` check proves only that dockerd registered the device driver: the real
+    NVIDIA hook then fails for want of a GPU, which is fine.
+    """
+    if check.ok:
+        return None
+    if check.no_device_driver:
+        return f"`{check.command}` failed: {check.line}; {why_no_driver}: {RESTART_HINT}"
+    if check.name == "gpus" and not gpus and check.hook_ran:
+        return None
+    return f"`{check.command}` failed (exit {check.rc}): {check.line}"
+
+
+def device_driver_registered(report: Verification) -> bool | None:
+    """Whether dockerd serves --gpus: the ``--gpus`` check says so when it ran, else the
+    comparison of dockerd's start with the hook's ctime."""
+    check = report.check("gpus")
+    if check is not None:
+        return check.hook_ran and not check.no_device_driver
+    if not report.dockerd.pid:
+        return None
+    return report.dockerd.missing_driver() is None
+
+
+def pending_restart(report: Verification, runtime_name: str) -> str | None:
+    """Why docker still needs a restart (or reload) for what is installed, or ``None``."""
+    reasons = []
+    if device_driver_registered(report) is False:
+        reasons.append(
+            report.dockerd.missing_driver() or "docker run --gpus all found no device driver"
         )
+    if report.dockerd.runtimes is not None and runtime_name not in report.dockerd.runtimes:
+        reasons.append(f"docker does not list the {runtime_name!r} runtime")
+    return "; ".join(reasons) or None
 
-    def process(self, output: list[str]) -> Verification:
-        return parse_verification(output)
+
+def describe(
+    report: Verification, runtime_name: str, smoke_test_image: str | None
+) -> tuple[list[str], str | None]:
+    """Lines for the log, and the problem that fails the host (``None`` when verified)."""
+    lines = [
+        f"nvidia-container-cli: {report.cli_version or 'not found'}",
+        f"nvidia-ctk: {report.ctk_version or 'not found'}",
+    ]
+    runtimes = report.dockerd.runtimes
+    if runtimes is None:
+        error = report.dockerd.docker_error or "docker info failed"
+        lines.append(f"docker runtimes: unknown (docker info failed: {error})")
+        return lines, f"docker does not answer: {error}"
+    lines.append(f"docker runtimes: {', '.join(runtimes)}")
+    problems: list[str] = []
+    if runtime_name not in runtimes:
+        problems.append(f"docker does not list the {runtime_name!r} runtime (restart pending?)")
+    lines.append(report.gpu.describe())
+    gpu_problem = report.gpu.problem()
+    if gpu_problem:
+        problems.append(gpu_problem)
+    if report.probe_error:
+        problems.append(f"no probe image for the --gpus check: {report.probe_error}")
+    gpus = bool(report.gpu.gpus)
+    why_no_driver = report.dockerd.missing_driver() or NO_DRIVER
+    for check in report.checks:
+        problem = check_problem(check, gpus, why_no_driver)
+        title = CHECK_TITLES.get(check.name, check.name)
+        if problem is None and not check.ok:
+            lines.append(
+                f"check {title}: ok, device driver registered (the NVIDIA hook ran and, "
+                f"without a GPU, said: {check.line})"
+            )
+        elif problem is None:
+            lines.append(f"check {title}: ok: {check.line}")
+        else:
+            lines.append(f"check {title}: FAILED: {check.line}")
+            problems.append(problem)
+    if gpus and not smoke_test_image:
+        lines.append(f"check {CHECK_TITLES['image']}: skipped, smoke_test_image unset")
+    return lines, "; ".join(problems) or None

@@ -1,7 +1,8 @@
 """What the CDI operations yield: generate only a missing or stale spec, units where they exist."""
 
 from gpu_docker.cdi import CdiHost, stamp_for
-from gpu_docker.cdi_ops import CdiFacts, cdi_spec, remove_spec
+from gpu_docker.facts.cdi import CdiFacts
+from gpu_docker.operations import cdi
 
 CTK = "NVIDIA Container Toolkit CLI version 1.17.8"
 
@@ -19,12 +20,12 @@ def facts(**kwargs):
 
 
 def test_current_spec_generates_nothing(run_op):
-    commands, host = run_op(cdi_spec, facts())
+    commands, host = run_op(cdi.spec, facts())
     assert commands == [] and host.noops[0].startswith("CDI spec is current")
 
 
 def test_stale_spec_is_generated_with_its_new_stamp(run_op):
-    commands, host = run_op(cdi_spec, facts(driver="570.86.15"))
+    commands, host = run_op(cdi.spec, facts(driver="570.86.15"))
     (command,) = commands
     assert "nvidia-ctk cdi generate" in command
     assert command.endswith(
@@ -35,7 +36,7 @@ def test_stale_spec_is_generated_with_its_new_stamp(run_op):
 
 
 def test_refresh_units_are_enabled_instead(run_op):
-    commands, _ = run_op(cdi_spec, facts(refresh_units=True, spec_exists=False))
+    commands, _ = run_op(cdi.spec, facts(refresh_units=True, spec_exists=False))
     assert commands == [
         "systemctl enable --now nvidia-cdi-refresh.path",
         "systemctl start nvidia-cdi-refresh.service",
@@ -43,11 +44,11 @@ def test_refresh_units_are_enabled_instead(run_op):
 
 
 def test_rollback_removes_spec_and_stamp_only_when_present(run_op):
-    commands, _ = run_op(remove_spec, facts())
+    commands, _ = run_op(cdi.remove_spec, facts())
     assert commands == [
         "rm -f /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
     ]
-    commands, host = run_op(remove_spec, facts(spec_exists=False, stamp=""))
+    commands, host = run_op(cdi.remove_spec, facts(spec_exists=False, stamp=""))
     assert commands == [] and host.noops == ["no CDI spec"]
 
 

@@ -1,7 +1,10 @@
 """NVIDIA's apt source: left alone when in place, otherwise probed before it is written."""
 
-from gpu_docker.apt_ops import AptSourceFiles, HostAptSources, apt_repository
-from gpu_docker.facts import KeyringFingerprints, RemoteFile, RemoteFileText
+from gpu_docker.apt_sources import AptSourceFiles
+from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import RemoteFile
+from gpu_docker.operations import apt
 
 FPR = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -21,7 +24,7 @@ def facts(files, key=(FPR,), current=LINE + "\n"):
 
 def run(run_op, found, executing=True):
     return run_op(
-        apt_repository,
+        apt.repository,
         found,
         executing=executing,
         key_url="https://k",

@@ -1,49 +1,26 @@
-"""pyinfra fact and operations for CDI (setting ``cdi``): see :mod:`gpu_docker.cdi`.
+"""CDI (setting ``cdi``): NVIDIA's spec generated or refreshed, removed with the toolkit.
 
 The spec is decided when the operation runs, after the toolkit install, so a first run
-generates it with the toolkit it just installed. The CDI smoke test (``--device
-nvidia.com/gpu=all`` on the probe image) is part of verify, wherever docker reports CDI on.
+generates it with the toolkit it just installed (the rules: :mod:`gpu_docker.cdi`). The
+CDI smoke test (``--device nvidia.com/gpu=all`` on the probe image) is part of
+``docker.verify``, wherever docker reports CDI on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 from pyinfra import host, logger
-from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 
 from gpu_docker import cdi, sh
-
-
-class CdiFacts(FactBase[cdi.CdiHost]):
-    """Driver, toolkit, spec, stamp and refresh units, in one round trip."""
-
-    def command(self, spec: str, stamp: str) -> StringCommand:
-        return sh.command("cdi_facts", spec, stamp)
-
-    @staticmethod
-    def default() -> cdi.CdiHost:
-        """No output at all: no driver, no toolkit (a rollback removed it), no spec."""
-        return cdi.CdiHost(
-            "", "", spec_exists=False, stamp="", refresh_units=False, refresh_enabled=False
-        )
-
-    def process(self, output: list[str]) -> cdi.CdiHost:
-        found: dict[str, str] = {}
-        for line in output:
-            key, sep, value = line.partition("=")
-            if sep:
-                found.setdefault(key, value.strip())
-        return cdi.CdiHost(
-            driver=found.get("driver", ""),
-            toolkit=found.get("toolkit", ""),
-            spec_exists=found.get("spec") == "1",
-            stamp=found.get("stamp", ""),
-            refresh_units=found.get("refresh") == "1",
-            refresh_enabled=found.get("refresh_enabled") == "1",
-        )
+from gpu_docker.facts.cdi import CdiFacts
 
 
 @operation()
-def cdi_spec(spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH):
+def spec(
+    spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH
+) -> Generator[StringCommand, None, None]:
     """
     Generate NVIDIA's CDI spec when it is missing or stale, or let the toolkit's
     ``nvidia-cdi-refresh`` units (1.18+) do it.
@@ -53,6 +30,12 @@ def cdi_spec(spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH):
 
     Stale = the driver or the toolkit changed since it was generated. Hosts without a
     driver get no spec (``nvidia-ctk`` needs the driver's files): the operation says so.
+
+    **Example:**
+
+    .. code:: python
+
+        cdi.spec(name="Generate the CDI spec if it is missing or stale")
     """
     facts = host.get_fact(CdiFacts, spec=spec, stamp=stamp)
     action, why = cdi.spec_action(facts)
@@ -80,12 +63,20 @@ def warn_docker_too_old(docker: str) -> None:
 
 
 @operation()
-def remove_spec(spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH):
+def remove_spec(
+    spec: str = cdi.SPEC_PATH, stamp: str = cdi.STAMP_PATH
+) -> Generator[StringCommand, None, None]:
     """
     Remove the CDI spec with the toolkit: it calls the toolkit's nvidia-cdi-hook, which the
     package removal takes away, so a spec left behind would break every CDI container.
 
     + spec, stamp: the spec and its stamp
+
+    **Example:**
+
+    .. code:: python
+
+        cdi.remove_spec(name="Remove the CDI spec (it calls the removed toolkit's hook)")
     """
     facts = host.get_fact(CdiFacts, spec=spec, stamp=stamp)
     if not facts.spec_exists and not facts.stamp:

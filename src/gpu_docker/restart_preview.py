@@ -9,7 +9,7 @@ Pure functions over the preflight fact, so every sentence is unit-tested.
 
 from __future__ import annotations
 
-from gpu_docker.facts import Preflight
+from gpu_docker.preflight import Preflight
 
 
 def _containers(count: int) -> str:

@@ -12,58 +12,29 @@ unrelated broken repository on the host does not fail it.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Mapping, Sequence
 from io import StringIO
+from typing import Any
 
 from pyinfra import host, logger
-from pyinfra.api import FactBase, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
+from pyinfra.operations import apt as pyinfra_apt
 
-from gpu_docker import apt_sources, operations, sh
-from gpu_docker.facts import InstalledPackages, KeyringFingerprints, RemoteFileText
+from gpu_docker import apt_sources, sh
+from gpu_docker.apt_sources import Conflict, probe_failure
+from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
+from gpu_docker.facts.dpkg import InstalledPackages
+from gpu_docker.facts.files import FileAge, RemoteFileText
+from gpu_docker.operations.dpkg import held_released
+from gpu_docker.operations.util import WithConnectorArguments
 
 #: Our own freshness stamp: the converge refreshes NVIDIA's source only, so apt's stamp
 #: (``update-success-stamp``, the whole host) must not claim more.
 REFRESH_STAMP = "/var/lib/apt/periodic/gpu-docker-update-stamp"
-
-
-@dataclass(frozen=True)
-class AptSourceFiles:
-    """The host's source files (path -> text), its architecture and apt's proxy."""
-
-    files: dict[str, str] = field(default_factory=dict)
-    arch: str = ""
-    proxy: str = ""
-
-
-class HostAptSources(FactBase[AptSourceFiles]):
-    """sources.list, sources.list.d/*.list and *.sources, with the bytes of each."""
-
-    def command(self) -> StringCommand:
-        return sh.command("apt_sources")
-
-    def process(self, output: list[str]) -> AptSourceFiles:
-        files: dict[str, str] = {}
-        arch = proxy = ""
-        for line in output:
-            key, _, value = line.partition("=")
-            if key == "src":
-                path, _, encoded = value.partition("\t")
-                try:
-                    files[path] = base64.b64decode(encoded).decode("utf-8", "replace")
-                except binascii.Error:
-                    continue
-            elif key == "arch":
-                arch = value.strip()
-            elif key == "proxy" and not proxy:
-                proxy = value.strip()
-        return AptSourceFiles(files, arch, proxy)
 
 
 def only_source_options(list_path: str) -> list[str]:
@@ -86,7 +57,7 @@ def _probe_and_commit(
     repo_url: str,
     list_path: str,
     line: str,
-    conflicts: Sequence[apt_sources.Conflict],
+    conflicts: Sequence[Conflict],
     proxy: str,
     backup: str,
     arguments: ConnectorArguments,
@@ -106,7 +77,7 @@ def _probe_and_commit(
         if said:
             _error(said[-1].removeprefix("gpu-docker: "))
         elif "probe_failed=1" in lines:
-            cause = apt_sources.probe_failure("\n".join(lines), repo_url, proxy)
+            cause = probe_failure("\n".join(lines), repo_url, proxy)
             _error(f"{cause}; /etc/apt left as it was")
         else:
             _error(f"could not probe {repo_url}: {(out.stderr_lines or ['?'])[-1]}")
@@ -136,7 +107,7 @@ def _probe_and_commit(
 
 
 @operation()
-def apt_repository(
+def repository(
     key_url: str,
     fingerprint: str,
     keyring: str,
@@ -144,7 +115,7 @@ def apt_repository(
     list_path: str,
     line: str,
     backup: str,
-):
+) -> Generator[Any, None, None]:
     """
     Install NVIDIA's key and source, tried in isolation first; disable conflicting sources.
 
@@ -157,6 +128,21 @@ def apt_repository(
     other file names the repository with other options. Otherwise the key is fetched and
     checked, and ``apt-get update`` runs for this source alone into a scratch directory;
     a failure fails the host with one line naming the cause and /etc/apt untouched.
+
+    **Example:**
+
+    .. code:: python
+
+        apt.repository(
+            name="Add the toolkit apt source",
+            key_url="https://nvidia.github.io/libnvidia-container/gpgkey",
+            fingerprint="C95B321B61E88C1809C4F759DDCAE044F796ECB0",
+            keyring="/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg",
+            repo_url="https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)",
+            list_path=toolkit.SOURCE_LIST,
+            line=toolkit.source_line(keyring, repo_url),
+            backup=backup_suffix(),
+        )
     """
     sources = host.get_fact(HostAptSources)
     conflicts = apt_sources.conflicts(sources.files, repo_url, keyring, sources.arch, list_path)
@@ -169,7 +155,7 @@ def apt_repository(
         host.log(f"{repo_url} will be tried on its own before {list_path} is written")
         for conflict in conflicts:
             host.log(f"will disable {conflict.describe()} (kept as {conflict.file}{backup})")
-    yield operations.WithConnectorArguments(
+    yield WithConnectorArguments(
         _probe_and_commit,
         ((key_url, fingerprint, keyring), repo_url, list_path, line, conflicts, sources.proxy),
         {"backup": backup},
@@ -177,13 +163,13 @@ def apt_repository(
 
 
 @operation()
-def apt_refresh(
+def refresh(
     changes: Sequence[OperationMeta],
     wanted: dict[str, str],
     cache_time: int,
     list_path: str,
     lock_wait: StringCommand,
-):
+) -> Generator[StringCommand, None, None]:
     """
     ``apt-get update`` of NVIDIA's source alone: when it changed, or packages are due and
     the last refresh is older than ``cache_time``.
@@ -192,7 +178,20 @@ def apt_refresh(
     + wanted: package -> deb version the install will ask for
     + cache_time: seconds a refresh of the source stays fresh enough to install from
     + list_path: gpu-docker's source list, the only one read
-    + lock_wait: the command that waits for apt's and dpkg's locks first
+    + lock_wait: the command that waits for apt's and dpkg's locks first (``dpkg.lock_wait``)
+
+    **Example:**
+
+    .. code:: python
+
+        apt.refresh(
+            name="Refresh NVIDIA's apt source if needed",
+            changes=[repository],
+            wanted={"nvidia-container-toolkit": "1.17.8-1"},
+            cache_time=86400,
+            list_path=toolkit.SOURCE_LIST,
+            lock_wait=dpkg.lock_wait(300),
+        )
     """
     if not any(meta.changed for meta in changes):
         installed = host.get_fact(InstalledPackages, packages=tuple(wanted))
@@ -208,12 +207,29 @@ def apt_refresh(
     yield StringCommand("mkdir", "-p", "/var/lib/apt/periodic", "&&", "touch", REFRESH_STAMP)
 
 
-class FileAge(FactBase["int | None"]):
-    """Seconds since a file was last modified, by the host's clock (``None``: no file)."""
+@operation()
+def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, None, None]:
+    """
+    Install the packages at their versions with apt, once dpkg's lock is free.
 
-    def command(self, path: str) -> StringCommand:
-        return sh.inline('[ -e "$1" ] && echo $(( $(date +%s) - $(stat -c %Y "$1") )); true', path)
+    + versions: package -> deb version
+    + lock_timeout: seconds to wait for another apt or dpkg to finish
 
-    def process(self, output: list[str]) -> int | None:
-        text = output[0].strip() if output else ""
-        return int(text) if text.lstrip("-").isdigit() else None
+    Held packages are released for the install and held again after it
+    (``dpkg.check_packages`` refused the host first unless ``release_holds`` allowed it).
+
+    **Example:**
+
+    .. code:: python
+
+        apt.install(
+            name="Install the toolkit packages at 1.17.8-1",
+            versions={name: "1.17.8-1" for name in toolkit.PACKAGES},
+            lock_timeout=300,
+        )
+    """
+    inner = pyinfra_apt.packages._inner(
+        packages=[f"{name}={version}" for name, version in versions.items()],
+        extra_install_args=f"--allow-downgrades -o DPkg::Lock::Timeout={lock_timeout}",
+    )
+    yield from held_released(list(inner), tuple(versions), lock_timeout)

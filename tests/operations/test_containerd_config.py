@@ -1,12 +1,9 @@
 """What the containerd operations yield for a host state: commands, or why none."""
 
-from gpu_docker.containerd_ops import (
-    ContainerdFacts,
-    ContainerdHost,
-    apply_to_containerd,
-    config_merge,
-    problems,
-)
+from gpu_docker.containerd import ContainerdHost
+from gpu_docker.facts.containerd import ContainerdFacts
+from gpu_docker.operations import containerd
+from gpu_docker.preflight import containerd_problems
 from gpu_docker.settings import load_settings
 
 SETTINGS = load_settings("h", {"container_engine": "containerd"})
@@ -28,13 +25,15 @@ class Changed:
 
 
 def test_config_with_the_runtime_is_left_alone(run_op):
-    commands, host = run_op(config_merge, facts(MERGED), settings=SETTINGS, backup=".b")
+    commands, host = run_op(containerd.merge, facts(MERGED), settings=SETTINGS, backup=".b")
     assert commands == []
     assert host.noops == ["/etc/containerd/config.toml already has the nvidia runtime"]
 
 
 def test_new_config_is_checked_by_containerd_before_it_is_swapped_in(run_op):
-    commands, host = run_op(config_merge, facts("version = 2\n"), settings=SETTINGS, backup=".b")
+    commands, host = run_op(
+        containerd.merge, facts("version = 2\n"), settings=SETTINGS, backup=".b"
+    )
     assert commands[0] == "mkdir -p /etc/containerd"
     assert commands[1][0] == "upload_beside"
     assert "BinaryName" in commands[1][1]
@@ -48,18 +47,20 @@ def test_new_config_is_checked_by_containerd_before_it_is_swapped_in(run_op):
 
 
 def test_unmergeable_config_fails_the_host_naming_the_file(run_op):
-    commands, _ = run_op(config_merge, facts("[plugins.cri]\n"), settings=SETTINGS, backup=".b")
+    commands, _ = run_op(containerd.merge, facts("[plugins.cri]\n"), settings=SETTINGS, backup=".b")
     (command,) = commands
     assert "gpu-docker: /etc/containerd/config.toml: config version 1 is not supported" in command
 
 
 def test_preflight_names_a_missing_containerd_or_service():
-    assert problems(SETTINGS, ContainerdHost("", "", "/c", None)) == [
+    assert containerd_problems(SETTINGS, ContainerdHost("", "", "/c", None)) == [
         "containerd is not installed (no containerd on PATH); set container_engine"
     ]
-    (found,) = problems(SETTINGS, ContainerdHost("containerd 1.6", "", "/c", None))
+    (found,) = containerd_problems(SETTINGS, ContainerdHost("containerd 1.6", "", "/c", None))
     assert "no systemd unit and no /etc/init.d/containerd" in found
-    assert problems(SETTINGS, ContainerdHost("containerd 1.6", "initd", "/c", None)) == []
+    assert (
+        containerd_problems(SETTINGS, ContainerdHost("containerd 1.6", "initd", "/c", None)) == []
+    )
 
 
 def test_no_change_no_restart(run_op):
@@ -67,7 +68,7 @@ def test_no_change_no_restart(run_op):
         changed = False
 
     commands, host = run_op(
-        apply_to_containerd,
+        containerd.apply,
         facts(MERGED),
         changes=[Unchanged()],
         settings=SETTINGS,
@@ -81,7 +82,7 @@ def test_no_change_no_restart(run_op):
 def test_restart_waits_on_the_configured_socket(run_op):
     text = MERGED + '[grpc]\naddress = "/run/k8s/containerd.sock"\n'
     commands, _ = run_op(
-        apply_to_containerd,
+        containerd.apply,
         facts(text),
         changes=[Changed()],
         settings=SETTINGS,
@@ -97,7 +98,7 @@ def test_restart_waits_on_the_configured_socket(run_op):
 def test_restart_strategy_never_only_reports_it_pending(run_op):
     never = load_settings("h", {"container_engine": "containerd", "restart_strategy": "never"})
     commands, host = run_op(
-        apply_to_containerd,
+        containerd.apply,
         facts(MERGED),
         changes=[Changed()],
         settings=never,

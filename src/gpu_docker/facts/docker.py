@@ -1,0 +1,67 @@
+"""docker on the host: how dockerd was started, whether it serves ``--gpus``, and whether
+GPU containers run (the verification)."""
+
+from __future__ import annotations
+
+from pyinfra.api import FactBase, StringCommand
+
+from gpu_docker import sh
+from gpu_docker.dockerd_flags import DockerdStartup
+from gpu_docker.dockerd_gpus import DockerdGpus, parse_dockerd_gpus
+from gpu_docker.verify import Verification, parse_verification
+
+
+class HostDockerdStartup(FactBase[DockerdStartup]):
+    """See :class:`~gpu_docker.dockerd_flags.DockerdStartup`; ``validate`` runs only for a
+    file changed since dockerd started."""
+
+    @staticmethod
+    def default() -> DockerdStartup:
+        """No dockerd running and no daemon.json: nothing to say (pyinfra gives no output)."""
+        return DockerdStartup()
+
+    def command(self, path: str, validate: bool) -> StringCommand:
+        return sh.command("dockerd_start", path, "1" if validate else "0")
+
+    def process(self, output: list[str]) -> DockerdStartup:
+        args: list[str] = []
+        values: dict[str, str] = {}
+        for line in output:
+            key, _, value = line.partition("=")
+            if key == "arg":
+                args.append(value)
+            elif key:
+                values[key] = value.strip()
+
+        def number(key: str) -> int:
+            text = values.get(key, "")
+            return int(text) if text.isdigit() else 0
+
+        return DockerdStartup(
+            tuple(args), number("started"), number("changed"), values.get("validate", "")
+        )
+
+
+class RunningDockerd(FactBase[DockerdGpus]):
+    """Whether the running dockerd registered the ``--gpus`` device driver, and its runtimes."""
+
+    def command(self) -> StringCommand:
+        return sh.command("dockerd_gpus", libs=("dockerd",))
+
+    def process(self, output: list[str]) -> DockerdGpus:
+        return parse_dockerd_gpus(output)
+
+
+class GpuDockerVerification(FactBase[Verification]):
+    """Ask the host whether GPU containers work: ``docker run --gpus all`` on every host,
+    ``nvidia-smi -L`` inside containers where GPUs answer (see ``verify.sh``)."""
+
+    def command(
+        self, runtime_name: str, image: str = "", packages: tuple[str, ...] = ()
+    ) -> StringCommand:
+        return sh.command(
+            "verify", runtime_name, image, *packages, libs=("dockerd", "gpu", "probe")
+        )
+
+    def process(self, output: list[str]) -> Verification:
+        return parse_verification(output)

@@ -1,0 +1,121 @@
+"""containerd nodes (``container_engine`` containerd/both): the runtime merged into
+config.toml, containerd restarted when it changed.
+
+Same shape as daemon.json's: the config is read and merged when the operation runs, a
+candidate containerd itself has parsed replaces the file atomically with a 0600 backup,
+and containerd is restarted only when the file changed, rolled back if it does not
+answer again. The merge rules are :mod:`gpu_docker.containerd` (pure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker import containerd, sh
+from gpu_docker.facts.containerd import ContainerdFacts
+from gpu_docker.files import temp_beside
+from gpu_docker.operations.files import upload_beside
+from gpu_docker.operations.util import WithConnectorArguments, fail
+from gpu_docker.settings import Settings
+from gpu_docker.toml_merge import TomlMergeError, plain
+
+
+@operation()
+def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
+    """
+    Merge the ``nvidia`` runtime into containerd's config.toml, keeping everything else.
+
+    + settings: the host's settings (runtime name and path, config path, default runtime)
+    + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
+
+    Written only when the parsed content changes: containerd first reads the candidate
+    (``containerd --config CANDIDATE config dump``; rejected, the real file is untouched),
+    then it replaces the file atomically, the old one kept as ``<target><backup>`` (0600).
+
+    **Example:**
+
+    .. code:: python
+
+        containerd.merge(
+            name="Merge the nvidia runtime into containerd's config.toml",
+            settings=settings,
+            backup=backup,
+        )
+    """
+    facts = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+    try:
+        result = containerd.merge_settings(settings, facts.version, facts.text)
+    except TomlMergeError as exc:
+        yield from fail._inner(f"{facts.target}: {exc}; left untouched, fix it and run again")
+        return
+    if not result.changed:
+        host.noop(f"{facts.target} already has the {settings.runtime_name} runtime")
+        return
+    if host.state.config.DIFF:
+        host.log(f"Will {'modify' if facts.text is not None else 'create'} {facts.target}")
+        old_lines = (facts.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
+            logger.info("  %s", line)
+    target = str(PurePosixPath(facts.target))
+    temp = temp_beside(target)
+    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
+    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield sh.command("containerd_check", temp, target)
+    yield sh.command("swap_in", temp, target, target + backup)
+
+
+@operation()
+def apply(
+    changes: Sequence[OperationMeta], settings: Settings, backup: str, service: str
+) -> Generator[StringCommand, None, None]:
+    """
+    Restart containerd when its config (or the toolkit) changed, and only then.
+
+    + changes: the operations whose change calls for it
+    + settings: config path, restart strategy and timeout
+    + backup: this run's backup suffix, put back if containerd does not answer again
+    + service: ``systemd`` or ``initd`` (from :class:`~gpu_docker.facts.containerd.ContainerdFacts`)
+
+    containerd cannot reload its config, so ``reload`` restarts it too: running containers
+    are kept by their shims either way. ``never`` reports the restart as pending. A
+    containerd that is not running is not started: it reads the file when it starts.
+
+    **Example:**
+
+    .. code:: python
+
+        containerd.apply(
+            name="Apply to containerd (restart if its config changed)",
+            changes=[config],
+            settings=settings,
+            backup=backup,
+            service="systemd",
+        )
+    """
+    if not any(meta.changed for meta in changes):
+        host.noop("nothing changed: containerd left running")
+        return
+    if settings.restart_strategy == "never":
+        host.log_styled(
+            "gpu-docker: containerd restart pending (restart_strategy=never)", fg="yellow"
+        )
+        return
+    if not host.state.is_executing:
+        host.log("containerd will be restarted; running containers keep running (shims)")
+    facts = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+    address = containerd.grpc_address(plain(facts.text))
+    yield sh.command(
+        "containerd_apply",
+        settings.containerd_config_path,
+        backup,
+        address,
+        str(settings.restart_timeout),
+        service,
+    )

@@ -1,0 +1,104 @@
+"""daemon.json: the owned settings merged in, and a backup put back by a rollback.
+
+Docker is then made to pick the file up by ``gpu_docker.operations.docker.apply``. The
+merge rules themselves are :mod:`gpu_docker.daemon_json` (pure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker import daemon_json, sh
+from gpu_docker.facts.files import DaemonJsonBackups, RemoteFileText
+from gpu_docker.files import RollbackError, parse_backups, pick_backup, temp_beside
+from gpu_docker.operations.files import upload_beside
+from gpu_docker.operations.util import WithConnectorArguments, fail
+
+
+@operation()
+def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
+    """
+    Merge the settings gpu-docker owns into daemon.json, keeping everything else.
+
+    + path: daemon.json (a symlink is followed: the target is edited, the link stays)
+    + owned: the object rendered from ``templates/daemon.json.j2``
+    + backup: suffix of the backup copy of the previous file (``gpu_docker.files.backup_suffix``)
+
+    Read and merged when the operation runs, so the merge sees the file as it is then.
+    Written only when the parsed content changes: a temp file beside the target, mode
+    0644 root, then an atomic rename; the old content is kept as ``<target><backup>``
+    (mode 0600), or an ``.absent`` marker when there was no file, for rollback.
+    A file we cannot merge is left untouched and the host fails with the reason.
+
+    **Example:**
+
+    .. code:: python
+
+        daemon_json.merge(
+            name="Merge the nvidia runtime into daemon.json",
+            path="/etc/docker/daemon.json",
+            owned={"runtimes": {"nvidia": {"path": "nvidia-container-runtime"}}},
+            backup=backup_suffix(),
+        )
+    """
+    current = host.get_fact(RemoteFileText, path=path)
+    try:
+        result = daemon_json.merge(current.text, owned)
+    except daemon_json.DaemonJsonError as exc:
+        yield from fail._inner(f"{current.target}: {exc}; left untouched, fix it and run again")
+        return
+    if not result.changed:
+        host.noop(f"{current.target} already has the owned settings")
+        return
+
+    if host.state.config.DIFF:
+        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
+        old_lines = (current.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
+            logger.info("  %s", line)
+
+    target = str(PurePosixPath(current.target))
+    temp = temp_beside(target)
+    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
+    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield sh.command("swap_in", temp, target, target + backup)
+
+
+@operation()
+def restore(path: str, wanted: str, keep: str) -> Generator[Any, None, None]:
+    """
+    Put back the daemon.json a gpu-docker run replaced.
+
+    + path: daemon.json (a symlink is followed)
+    + wanted: ``latest`` or the stamp of the run whose backup to restore
+    + keep: suffix of the copy of the current file kept first (``<target><keep>``), which
+      ``docker.apply`` restores if docker does not come back with the old file
+
+    The backup's bytes are put back exactly (0644 root); an ``.absent`` backup means there
+    was no daemon.json, so the file is removed. Nothing is written when the file already
+    is the backup.
+    """
+    listing = host.get_fact(DaemonJsonBackups, path=path)
+    try:
+        backup = pick_backup(listing.target, parse_backups(listing.target, listing.paths), wanted)
+    except RollbackError as exc:
+        yield from fail._inner(str(exc))
+        return
+    current = host.get_fact(RemoteFileText, path=path).text
+    old = None if backup.absent else host.get_fact(RemoteFileText, path=backup.path).text
+    if current == old:
+        host.noop(f"{listing.target} already is the backup from {backup.stamp}")
+        return
+    if host.state.config.DIFF:
+        verb = "remove" if old is None else "restore"
+        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
+        old_lines = (current or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
+            logger.info("  %s", line)
+    yield sh.command("restore", listing.target, backup.path, listing.target + keep)

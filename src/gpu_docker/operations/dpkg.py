@@ -1,0 +1,223 @@
+"""dpkg on the host: its lock waited for, an interrupted run finished, holds respected,
+an offline bundle installed, the toolkit removed.
+
+Both install methods (apt, offline dpkg) follow the rules of :mod:`gpu_docker.packages`,
+said before anything is written; a dpkg/apt lock held by another process
+(unattended-upgrades at boot) is waited for up to ``dpkg_lock_timeout`` before the host
+fails naming the holder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
+
+from gpu_docker import sh
+from gpu_docker.bundle.manifest import BundleEntry
+from gpu_docker.facts.dpkg import DpkgAudit, DpkgDepends, InstalledPackages, PackageSelections
+from gpu_docker.facts.files import RemoteSha256
+from gpu_docker.operations.util import fail
+from gpu_docker.packages import downgrades, held_to_move, removal_plan
+
+
+def lock_wait(timeout: int) -> StringCommand:
+    """The command that waits for dpkg's and apt's locks (see ``sh/dpkg_lock.sh``)."""
+    return sh.command("dpkg_lock", str(timeout))
+
+
+def _selections(names: Iterable[str], state: str) -> StringCommand:
+    """``dpkg --set-selections`` putting every package in ``names`` to ``state``."""
+    text = "".join(f"{name} {state}\n" for name in names)
+    return sh.inline('printf %s "$1" | dpkg --set-selections', text)
+
+
+def held_released(commands: list[Any], packages: Sequence[str], lock_timeout: int) -> Iterator[Any]:
+    """``commands`` (an install), after the lock wait, with held packages released before
+    and held again after (``check_packages`` refused the host unless that was allowed)."""
+    if not commands:
+        return
+    selections = host.get_fact(PackageSelections, packages=tuple(packages))
+    held = sorted(name for name, sel in selections.items() if sel.want == "hold")
+    yield lock_wait(lock_timeout)
+    if held:
+        yield _selections(held, "install")
+    yield from commands
+    if held:
+        yield _selections(held, "hold")
+
+
+@operation()
+def repair(lock_wait: StringCommand | None = None) -> Generator[StringCommand | str, None, None]:
+    """
+    Finish an interrupted dpkg run (``dpkg --configure -a``) before apt or a bundle installs.
+
+    + lock_wait: a command run first that waits for another apt or dpkg to finish
+
+    A dpkg killed mid-install leaves packages unpacked or half-installed, and apt then
+    refuses every install until ``dpkg --configure -a`` has run. Half-installed packages
+    stay for the install that follows to reinstall. Nothing is done when the audit is clean.
+
+    **Example:**
+
+    .. code:: python
+
+        dpkg.repair(name="Finish an interrupted dpkg run, if any", lock_wait=dpkg.lock_wait(300))
+    """
+    if not host.get_fact(DpkgAudit):
+        host.noop("dpkg state is consistent")
+        return
+    if lock_wait is not None:
+        yield lock_wait
+    yield "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a"
+
+
+@operation()
+def check_packages(
+    packages: Sequence[str], wanted: str, release_holds: bool
+) -> Generator[Any, None, None]:
+    """
+    Refuse to move held toolkit packages (unless allowed), and name a downgrade.
+
+    + packages: the toolkit's packages
+    + wanted: the deb version of the pin
+    + release_holds: allowed to move held packages (the hold is put back afterwards)
+
+    Runs before anything is written, so a refused host is left exactly as it was.
+
+    **Example:**
+
+    .. code:: python
+
+        dpkg.check_packages(
+            name="Check held and newer toolkit packages",
+            packages=toolkit.PACKAGES,
+            wanted="1.17.8-1",
+            release_holds=False,
+        )
+    """
+    selections = host.get_fact(PackageSelections, packages=tuple(packages))
+    held = held_to_move(selections, wanted)
+    if held and not release_holds:
+        yield from fail._inner(
+            f"held packages would change: {', '.join(held)} (apt-mark showhold); nothing "
+            f"installed: unhold them, or set release_holds=True to move them to {wanted} "
+            "and hold them there"
+        )
+        return
+    for name, version in downgrades(selections, wanted):
+        host.log(f"gpu-docker: {name} {version} is newer than the pin: downgrading to {wanted}")
+    host.noop("no held package in the way")
+
+
+def _bundle_commands(entries: Sequence[BundleEntry], remote_dir: str) -> Iterator[Any]:
+    """Upload the debs the host lacks (not already cached with the manifest's sha256) and
+    install them with dpkg; nothing when every package is installed at its version."""
+    names = tuple(e.package for e in entries)
+    installed = host.get_fact(InstalledPackages, packages=names)
+    needed = [e for e in entries if installed.get(e.package) != e.version]
+    if not needed:
+        host.noop(f"{len(entries)} bundle packages already installed at {entries[0].version}")
+        return
+
+    paths = {e.file: f"{remote_dir}/{e.file}" for e in needed}
+    present = host.get_fact(RemoteSha256, paths=tuple(paths.values()))
+    yield StringCommand("install", "-d", "-m", "0755", QuoteString(remote_dir))
+    for entry in needed:
+        remote = paths[entry.file]
+        if present.get(remote) != entry.sha256:
+            yield FileUploadCommand(
+                str(entry.path), remote, remote_temp_filename=host.get_temp_filename(remote)
+            )
+    yield sh.command("dpkg_install", remote_dir, *(f"{e.file}={e.sha256}" for e in needed))
+
+
+@operation()
+def install_bundle(
+    entries: Sequence[BundleEntry], remote_dir: str, lock_timeout: int
+) -> Generator[Any, None, None]:
+    """
+    Install an offline bundle's debs with dpkg, in the manifest's order, once dpkg's lock
+    is free.
+
+    + entries: the manifest's entries, already verified on the controller, in install order
+    + remote_dir: cache directory on the host; uploads are kept for the next run
+    + lock_timeout: seconds to wait for another apt or dpkg to finish
+
+    Packages already installed at their version are skipped; when none is left nothing is
+    uploaded. A deb already in the cache with the manifest's sha256 is not uploaded again.
+    ``dpkg -i`` only: no ``apt-get -f`` reaching for a network a restricted host lacks.
+    Held packages are released and held again as with ``apt.install``.
+
+    **Example:**
+
+    .. code:: python
+
+        dpkg.install_bundle(
+            name="Install the bundle 1.17.8/amd64 with dpkg",
+            entries=manifest.entries,
+            remote_dir="/var/cache/gpu-docker/1.17.8/amd64",
+            lock_timeout=300,
+        )
+    """
+    commands = list(_bundle_commands(entries, remote_dir))
+    yield from held_released(commands, tuple(e.package for e in entries), lock_timeout)
+
+
+@operation()
+def remove_packages(
+    packages: Sequence[str], pin: str, lock_wait: StringCommand
+) -> Generator[StringCommand, None, None]:
+    """
+    Remove the toolkit packages and their apt pin; what a first attempt left is finished.
+
+    + packages: in install order; purged in reverse
+    + pin: the apt preferences file the deploy wrote
+    + lock_wait: the command that waits for another apt or dpkg to finish
+
+    Packages in any state count, half-installed and unpacked ones too (an interrupted
+    install or removal), so a second rollback completes the first. Other installed
+    packages that depend on the toolkit (``nvidia-container-toolkit-operator-extensions``,
+    ``nvidia-docker2``) are removed first, their configuration kept, and named: dpkg would
+    refuse to leave them broken, and stop half-way.
+
+    **Example:**
+
+    .. code:: python
+
+        dpkg.remove_packages(
+            name="Remove the toolkit packages",
+            packages=toolkit.PACKAGES,
+            pin=toolkit.APT_PIN,
+            lock_wait=dpkg.lock_wait(300),
+        )
+    """
+    plan = removal_plan(packages, host.get_fact(DpkgDepends))
+    has_pin = host.get_fact(RemoteSha256, paths=(pin,)).get(pin)
+    if not plan.purge and not has_pin:
+        host.noop("no toolkit package installed, no pin")
+        return
+    yield lock_wait
+    if plan.dependents:
+        host.log(
+            f"gpu-docker: also removing {', '.join(plan.dependents)} (they depend on the toolkit)"
+        )
+        yield StringCommand(
+            "DEBIAN_FRONTEND=noninteractive",
+            "dpkg",
+            "--remove",
+            "--force-remove-reinstreq",
+            *plan.dependents,
+        )
+    if plan.purge:
+        yield StringCommand(
+            "DEBIAN_FRONTEND=noninteractive",
+            "dpkg",
+            "--purge",
+            "--force-remove-reinstreq",
+            *plan.purge,
+        )
+    yield StringCommand("rm", "-f", str(PurePosixPath(pin)))

@@ -1,0 +1,51 @@
+"""What the other operation modules build on: failing a host with one clear line, and
+running our own Python steps on the host with the operation's connector arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.api.arguments import ConnectorArguments
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+
+def _fail_command(message: str) -> StringCommand:
+    """A command that fails the host with one line on stderr: pyinfra prints it per host.
+
+    ``printf %s``, not ``echo``: dash's echo turns a ``\\n`` in the message (a setting's
+    repr) into a line break, splitting the one line.
+    """
+    return StringCommand(
+        "printf", "'%s\\n'", QuoteString(f"gpu-docker: {message}"), ">&2;", "exit", "1"
+    )
+
+
+@operation()
+def fail(message: str) -> Generator[StringCommand, None, None]:
+    """
+    Fail this host with one clear line, changing nothing (the other hosts go on).
+
+    + message: what is wrong and what to do about it
+
+    Other operations fail their host the same way with ``yield from fail._inner(...)``.
+    """
+    if not host.state.is_executing:  # a preview: no command runs to print the reason
+        host.log_styled(f"gpu-docker: {message}", fg="red", log_func=logger.error)
+    yield _fail_command(message)
+
+
+class WithConnectorArguments(FunctionCommand):
+    """A ``FunctionCommand`` that hands the operation's connector arguments (``_sudo``...) on.
+
+    pyinfra's own drops them, so an upload made from one runs as the SSH login user and
+    fails on /etc/docker when the deploy logs in as a sudo user; the function gets them as
+    ``arguments``, as pyinfra's ``FileUploadCommand`` passes them to ``put_file``. Every
+    Python step of ours that runs commands or uploads on the host goes through it.
+    """
+
+    def execute(self, state: State, host: Host, connector_arguments: ConnectorArguments) -> Any:
+        return self.function(state, host, *self.args, arguments=connector_arguments, **self.kwargs)
