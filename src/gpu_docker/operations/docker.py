@@ -18,6 +18,7 @@ from pyinfra.api.operation import OperationMeta
 
 from gpu_docker import daemon_json, dockerd_flags, restart_preview, sh
 from gpu_docker.dockerd_gpus import Action, ApplyPlan, plan_apply
+from gpu_docker.facts import host_state
 from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.operations.util import fail
@@ -25,7 +26,7 @@ from gpu_docker.preflight import Preflight
 from gpu_docker.verify import describe
 
 
-def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> list[str]:
+def startup_problems(path: str, owned: Mapping[str, Any]) -> list[str]:
     """Why the host's daemon.json cannot be merged, or why dockerd would not start again
     with it (a key also given as a flag, a latent edit dockerd rejects), found before
     anything is installed.
@@ -33,12 +34,12 @@ def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> lis
     The merge checks again when it runs; this early look keeps such a host entirely
     untouched instead of half-converged (toolkit installed, docker down or runtime missing).
     """
-    current = host.get_fact(RemoteFileText, path=path)
+    current = host_state.read(RemoteFileText, path=path)
     try:
         keys = daemon_json.parse(current.text or "").keys() | owned.keys()
     except daemon_json.DaemonJsonError as exc:
         return [f"{current.target}: {exc}; left untouched, fix it and run again"]
-    startup = host.get_fact(HostDockerdStartup, path=path, validate=validate)
+    startup = host_state.read(HostDockerdStartup, path=path, validate=None)
     unloaded = dockerd_flags.unloaded_changes(startup, current.target)
     if unloaded:
         host.log(unloaded)
@@ -76,12 +77,12 @@ def _apply_plan(
             return ApplyPlan("none")
         actions: dict[str, Action] = {"never": "pending", "reload": "reload"}
         return ApplyPlan(actions.get(strategy, "restart"))
-    current = host.get_fact(RemoteFileText, path=daemon_json_path)
+    current = host_state.read(RemoteFileText, path=daemon_json_path)
     try:
         wanted = list(daemon_json.parse(current.text or "").get("runtimes", {}))
     except daemon_json.DaemonJsonError:
         wanted = []  # the merge fails the host with the reason
-    return plan_apply(strategy, changed, host.get_fact(RunningDockerd), wanted)
+    return plan_apply(strategy, changed, host_state.read(RunningDockerd), wanted)
 
 
 @operation()
@@ -198,7 +199,7 @@ def verify(
     if not host.state.is_executing:
         host.noop("verification runs once the changes are applied")
         return
-    report = host.get_fact(
+    report = host.get_fact(  # after the changes: never from the snapshot
         GpuDockerVerification,
         runtime_name=runtime_name,
         image=smoke_test_image or "",

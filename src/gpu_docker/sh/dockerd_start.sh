@@ -3,7 +3,8 @@
 # arguments (one arg= line each), when it started and when daemon.json last changed
 # (epoch seconds), and, where dockerd has --validate and the file changed since dockerd
 # started (or dockerd is not running), what --validate says of the file as it is now.
-# Args: daemon.json-path validate(0/1)
+# Args: daemon.json-path validate(0/1/auto: whether dockerd --help lists --validate, asked
+# only when it would run)
 conf=$1 validate=$2
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 pid=$(pidof -s dockerd 2>/dev/null)
@@ -18,6 +19,9 @@ fi
 if [ -f "$target" ]; then
     changed=$(stat -c %Y -- "$target")
     echo "changed=$changed"
+    if [ "$validate" = auto ] && { [ -z "$pid" ] || [ "$changed" -ge "$started" ]; }; then
+        dockerd --help 2>&1 | grep -q -- '--validate' && validate=1
+    fi
     if [ "$validate" = 1 ] && { [ -z "$pid" ] || [ "$changed" -ge "$started" ]; }; then
         if out=$(dockerd --validate --config-file "$target" 2>&1); then echo "validate=ok"
         else echo "validate=$(echo "$out" | grep -v '^$' | tail -n 1 | cut -c 1-300)"; fi
