@@ -10,9 +10,10 @@ cgroup driver (for the NVML links) and the installed packages.
 from pyinfra import host
 from pyinfra.facts.deb import DebPackages
 
-from gpu_docker.dockerd_flags import HostDockerdStartup
-from gpu_docker.facts import HostPreflight, RemoteFileText
-from gpu_docker.nvml_ops import NvmlFacts
+from gpu_docker.facts.docker import HostDockerdStartup
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.facts.nvml import NvmlFacts
+from gpu_docker.facts.preflight import HostPreflight
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 

@@ -455,7 +455,7 @@ def tool_command(
     if tool == "pyinfra-floor":
         return pyinfra_command(
             options.project,
-            BENCH / "floor_facts.py",
+            options.project / "bench" / "floor_facts.py",  # its imports follow its layout
             stem.with_suffix(".tally.json"),
             options.pyinfra_args,
             None,
