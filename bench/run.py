@@ -1,17 +1,24 @@
-"""Benchmark gpu-docker against the manual procedure on the sandbox lab.
+"""Benchmark gpu-docker against the manual procedure and the two floors on the sandbox lab.
 
 For each fleet size (default 1, 10, 50 hosts; half online, half restricted) it brings up
 a fresh lab, runs the deploy twice (``pyinfra -y inventories/sandbox.py
-deploys/gpu_docker.py``: the fresh converge, then the no-op re-run), tears the lab down,
-brings up another fresh lab and runs ``bench/baseline.sh`` (the wiki's procedure, host by
-host over ssh) twice the same way. For every run it measures:
+deploys/gpu_docker.py``: the fresh converge, then the no-op re-run), then, on the same
+converged hosts, the pyinfra floor (``bench/floor_facts.py``: connect and read the facts a
+converge must read, no operations), and tears the lab down. Then, each on a fresh lab of
+its own, twice the same way: the one-ssh floor (``bench/floor.sh``: one ssh per host, all
+in parallel, running the whole job as one idempotent script) and the baseline
+(``bench/baseline.sh``: the wiki's procedure, host by host over ssh). For every run it
+measures:
 
 - wall time, from starting the controller process to its exit;
 - traffic per host, counted on the wire by an nft table in the root namespace: bytes sent
   to the host over SSH (commands, uploads and protocol), bytes sent to it otherwise (the
   lab's apt repository), bytes it sent back;
 - the payload uploaded per host: files pyinfra uploads (``bench/pyinfra_counted.py``) or
-  the ``.deb`` files the baseline copies with scp;
+  the ``.deb`` files the baseline copies with scp (the one-ssh floor: with tar, each run);
+- for pyinfra runs, the commands (round trips) each host was sent, named by the fact or
+  operation that sent them, the seconds spent waiting on facts and on operations, and
+  pyinfra's start-up (process start to its first SSH connection);
 - host CPU per host: what the hosts' sshd accounted for the run's SSH sessions and the
   commands they ran (a restarted dockerd's own work is not in it);
 - docker restarts per host: each host's dockerd pid (seen from the root namespace, so
@@ -28,14 +35,20 @@ dockerd to answer are timed separately, not counted in any run. The hosts share 
 Needs root and ``GPU_DOCKER_LAB_SLOT`` set to a slot no one else uses:
 
     GPU_DOCKER_LAB_SLOT=2 .venv/bin/python bench/run.py --sizes 1,10,50 --json out.json
+
+``--profile`` adds one more gpu-docker no-op at the largest size, run ``profile``, under
+cProfile (CPU time, so it runs slower: its wall time is not the no-op's), and prints where
+the controller's CPU went.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
+import pstats
 import shlex
 import socket
 import subprocess
@@ -45,6 +58,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from gpu_docker.bundle.manifest import load_manifest
 from gpu_docker.lab import lifecycle, network
@@ -52,8 +66,14 @@ from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION
 from gpu_docker.lab.state import LabState
 
 BENCH = Path(__file__).resolve().parent
-TOOLS = ("gpu-docker", "baseline")
+TOOLS = ("gpu-docker", "pyinfra-floor", "ssh-floor", "baseline")
+PYINFRA_TOOLS = ("gpu-docker", "pyinfra-floor")
 RUNS = ("fresh", "no-op")
+# The pyinfra floor only reads: it runs once, on the hosts gpu-docker has just converged
+# (what a no-op reads), in gpu-docker's lab.
+FLOOR_RUN = "no-op"
+# An extra no-op under the profiler: slower, so kept apart from the measured no-op.
+PROFILE_RUN = "profile"
 READY_TIMEOUT = 600.0
 
 
@@ -79,6 +99,18 @@ class Traffic:
 
 
 @dataclass(frozen=True)
+class Commands:
+    """What pyinfra sent the hosts, from ``bench/pyinfra_counted.py``'s tally."""
+
+    per_host_mean: float
+    per_host_max: int
+    fact_seconds: float
+    operation_seconds: float
+    startup: float
+    by_name: dict[str, int]
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One run of one tool on one fleet size."""
 
@@ -92,6 +124,7 @@ class RunResult:
     restarts: int
     host_cpu: float
     load_average: float
+    commands: Commands | None
 
 
 @dataclass(frozen=True)
@@ -324,24 +357,49 @@ def bundle_debs(state: LabState) -> list[Path]:
     return [entry.path for entry in manifest.entries]
 
 
-def gpu_docker_command(
-    project: Path, out: Path, pyinfra_args: Sequence[str]
+def pyinfra_command(
+    project: Path, deploy: Path, out: Path, pyinfra_args: Sequence[str], profile: Path | None
 ) -> tuple[list[str], dict[str, str]]:
-    """argv and environment of one deploy run whose uploads land in ``out``."""
+    """argv and environment of one pyinfra run whose uploads and commands land in ``out``."""
     argv = [
         sys.executable,
         str(BENCH / "pyinfra_counted.py"),
         "-y",
         *pyinfra_args,
         "inventories/sandbox.py",
-        "deploys/gpu_docker.py",
+        str(deploy),
     ]
     env = {**os.environ, "BENCH_PAYLOAD_FILE": str(out), "PYTHONPATH": str(project / "src")}
+    if profile is not None:
+        env["BENCH_PROFILE"] = str(profile)
     return argv, env
 
 
-def baseline_command(state: LabState, hosts_file: Path) -> tuple[list[str], dict[str, str]]:
-    """argv and environment of one run of ``baseline.sh`` over every lab host."""
+def read_commands(tally: dict[str, Any]) -> Commands:
+    """Per-host command counts and where pyinfra waited, from one run's tally."""
+    startup = tally.pop("_startup", 0.0)
+    counts = [len(entry["commands"]) for entry in tally.values()] or [0]
+    by_name: dict[str, int] = {}
+    seconds = {"fact": 0.0, "operation": 0.0}
+    for entry in tally.values():
+        for stage, kind, name, took in entry["commands"]:
+            key = f"{stage} {kind} {name}"
+            by_name[key] = by_name.get(key, 0) + 1
+            seconds[kind] += took
+    return Commands(
+        per_host_mean=sum(counts) / len(counts),
+        per_host_max=max(counts),
+        fact_seconds=seconds["fact"],
+        operation_seconds=seconds["operation"],
+        startup=startup,
+        by_name=dict(sorted(by_name.items(), key=lambda item: -item[1])),
+    )
+
+
+def script_command(
+    script: str, state: LabState, hosts_file: Path
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of one run of ``baseline.sh`` or ``floor.sh`` over every host."""
     hosts_file.write_text("".join(f"{h.address} {h.group}\n" for h in state.hosts))
     env = {
         **os.environ,
@@ -352,81 +410,137 @@ def baseline_command(state: LabState, hosts_file: Path) -> tuple[list[str], dict
         "VERSION": f"{LAB_TOOLKIT_VERSION}-1",
         "DEBS": " ".join(str(path) for path in bundle_debs(state)),
     }
-    return ["bash", str(BENCH / "baseline.sh"), str(hosts_file)], env
+    return ["bash", str(BENCH / script), str(hosts_file)], env
 
 
 def bring_up(hosts: int, timings: list[LabTiming]) -> LabState:
     """A fresh lab of ``hosts`` hosts with every dockerd answering; record how long it took."""
     online, restricted = split(hosts)
     start = time.monotonic()
-    state = lifecycle.up(online, restricted)
+    try:
+        state = lifecycle.up(online, restricted)
+    except lifecycle.LabError as exc:  # a host's boot starved by the machine's load: once more
+        print(f"  lab up failed, trying again: {str(exc).splitlines()[0]}", flush=True)
+        start = time.monotonic()
+        state = lifecycle.up(online, restricted)
     up = time.monotonic() - start
     wait_for_docker(state)
     timings.append(LabTiming(hosts, up, time.monotonic() - start - up))
     return state
 
 
-def bench_tool(
-    tool: str,
-    hosts: int,
-    project: Path,
-    out_dir: Path,
-    pyinfra_args: Sequence[str],
-    timings: list[LabTiming],
+@dataclass(frozen=True)
+class Options:
+    """What every run of one benchmark shares."""
+
+    project: Path
+    out_dir: Path
+    pyinfra_args: Sequence[str]
+    profile_hosts: int | None
+
+
+def tool_command(
+    tool: str, run: str, hosts: int, state: LabState, stem: Path, options: Options
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of one run of ``tool``."""
+    if tool == "gpu-docker":
+        profile = stem.with_suffix(".prof") if run == PROFILE_RUN else None
+        return pyinfra_command(
+            options.project,
+            Path("deploys/gpu_docker.py"),
+            stem.with_suffix(".tally.json"),
+            options.pyinfra_args,
+            profile,
+        )
+    if tool == "pyinfra-floor":
+        return pyinfra_command(
+            options.project,
+            options.project / "bench" / "floor_facts.py",  # its imports follow its layout
+            stem.with_suffix(".tally.json"),
+            options.pyinfra_args,
+            None,
+        )
+    script = "floor.sh" if tool == "ssh-floor" else "baseline.sh"
+    return script_command(script, state, stem.with_suffix(".hosts"))
+
+
+def measure(
+    tool: str, run: str, state: LabState, counters: WireCounters, options: Options
+) -> RunResult:
+    """One run of ``tool`` on the lab as it is now."""
+    hosts = len(state.hosts)
+    stem = options.out_dir / f"{tool}-{hosts}-{run}"
+    argv, env = tool_command(tool, run, hosts, state, stem, options)
+    load = os.getloadavg()[0]
+    before_pids, before_bytes = dockerd_pids(state), counters.read()
+    before_cpu = sshd_cpu(state)
+    usage = run_measured(argv, options.project, env, stem.with_suffix(".log"))
+    after_bytes = counters.read()
+    host_cpu = sshd_cpu(state) - before_cpu
+    wait_for_docker(state)
+    after_pids = dockerd_pids(state)
+    commands = None
+    if tool in PYINFRA_TOOLS:
+        tally = json.loads(stem.with_suffix(".tally.json").read_text())
+        commands = read_commands(tally)
+        uploads = sum(entry["uploads"] for entry in tally.values())
+        payload = sum(entry["bytes"] for entry in tally.values())
+    elif tool == "baseline" or run == "fresh":
+        debs = bundle_debs(state)
+        restricted = len(state.group("restricted"))
+        uploads = len(debs) * restricted
+        payload = sum(path.stat().st_size for path in debs) * restricted
+    else:  # the one-ssh floor's no-op sends the tar but installs nothing from it
+        uploads, payload = 0, 0
+    print(f"  {tool:<13} {hosts:>3} hosts {run:<6} {usage.wall:7.1f}s", flush=True)
+    return RunResult(
+        tool=tool,
+        run=run,
+        hosts=hosts,
+        usage=usage,
+        traffic=Traffic(
+            ssh_to_hosts=after_bytes.ssh_to_hosts - before_bytes.ssh_to_hosts,
+            other_to_hosts=after_bytes.other_to_hosts - before_bytes.other_to_hosts,
+            from_hosts=after_bytes.from_hosts - before_bytes.from_hosts,
+        ),
+        uploads=uploads,
+        payload=payload,
+        restarts=sum(before_pids.get(name) != pid for name, pid in after_pids.items()),
+        host_cpu=host_cpu,
+        load_average=load,
+        commands=commands,
+    )
+
+
+def bench_lab(
+    tools: Sequence[str], hosts: int, options: Options, timings: list[LabTiming]
 ) -> list[RunResult]:
-    """Both runs of ``tool`` on a fresh lab of ``hosts`` hosts; the lab is torn down after."""
+    """``tools`` one after the other on one fresh lab of ``hosts`` hosts, torn down after.
+
+    A tool that changes hosts runs twice (fresh, then the no-op); the pyinfra floor, which
+    only reads, once.
+    """
     state = bring_up(hosts, timings)
     counters = WireCounters(state)
     results = []
     try:
-        for run in RUNS:
-            stem = out_dir / f"{tool}-{hosts}-{run}"
-            if tool == "gpu-docker":
-                argv, env = gpu_docker_command(
-                    project, stem.with_suffix(".uploads.json"), pyinfra_args
-                )
-            else:
-                argv, env = baseline_command(state, stem.with_suffix(".hosts"))
-            load = os.getloadavg()[0]
-            before_pids, before_bytes = dockerd_pids(state), counters.read()
-            before_cpu = sshd_cpu(state)
-            usage = run_measured(argv, project, env, stem.with_suffix(".log"))
-            after_bytes = counters.read()
-            host_cpu = sshd_cpu(state) - before_cpu
-            wait_for_docker(state)
-            after_pids = dockerd_pids(state)
-            if tool == "gpu-docker":
-                tally = json.loads(stem.with_suffix(".uploads.json").read_text())
-                uploads = sum(count for count, _ in tally.values())
-                payload = sum(size for _, size in tally.values())
-            else:
-                debs = bundle_debs(state)
-                restricted = len(state.group("restricted"))
-                uploads = len(debs) * restricted
-                payload = sum(path.stat().st_size for path in debs) * restricted
-            results.append(
-                RunResult(
-                    tool=tool,
-                    run=run,
-                    hosts=hosts,
-                    usage=usage,
-                    traffic=Traffic(
-                        ssh_to_hosts=after_bytes.ssh_to_hosts - before_bytes.ssh_to_hosts,
-                        other_to_hosts=after_bytes.other_to_hosts - before_bytes.other_to_hosts,
-                        from_hosts=after_bytes.from_hosts - before_bytes.from_hosts,
-                    ),
-                    uploads=uploads,
-                    payload=payload,
-                    restarts=sum(before_pids.get(name) != pid for name, pid in after_pids.items()),
-                    host_cpu=host_cpu,
-                    load_average=load,
-                )
-            )
-            print(f"  {tool:<10} {hosts:>3} hosts {run:<6} {usage.wall:7.1f}s", flush=True)
+        for tool in tools:
+            runs: tuple[str, ...] = (FLOOR_RUN,) if tool == "pyinfra-floor" else RUNS
+            if tool == "gpu-docker" and hosts == options.profile_hosts:
+                runs += (PROFILE_RUN,)
+            results += [measure(tool, run, state, counters, options) for run in runs]
     finally:
         counters.close()
         lifecycle.down()
     return results
+
+
+def labs(tools: Sequence[str]) -> list[list[str]]:
+    """Which tools share a lab: the pyinfra floor reads gpu-docker's converged hosts; the
+    one-ssh floor and the baseline each start from fresh hosts of their own."""
+    first = [tool for tool in ("gpu-docker", "pyinfra-floor") if tool in tools]
+    rest = [[tool] for tool in ("ssh-floor", "baseline") if tool in tools]
+    return ([first] if first else []) + rest
 
 
 # --- the report -------------------------------------------------------------------------
@@ -454,22 +568,69 @@ def results_table(results: Sequence[RunResult]) -> str:
 
 
 def ratio_table(results: Sequence[RunResult]) -> str:
-    """gpu-docker's wall time over the baseline's, per size and run (below 1 is faster)."""
+    """gpu-docker's wall time over each contender's in this run (below 1 is faster).
+
+    The issue's targets are ratios: no-op over the pyinfra floor, fresh over the one-ssh
+    floor and the manual procedure, measured together so the machine's load is shared.
+    """
     wall = {(r.tool, r.run, r.hosts): r.usage.wall for r in results}
+    others = [tool for tool in TOOLS if tool != "gpu-docker"]
     lines = [
-        "| hosts | run | gpu-docker s | baseline s | gpu-docker / baseline | speed-up |",
-        "|---|---|---|---|---|---|",
+        "| hosts | run | gpu-docker s | " + " | ".join(f"{t} s | / {t}" for t in others) + " |",
+        "|---|---|---|" + "---|---|" * len(others),
     ]
     for hosts in sorted({r.hosts for r in results}):
         for run in RUNS:
-            ours, theirs = wall.get(("gpu-docker", run, hosts)), wall.get(("baseline", run, hosts))
-            if ours is None or theirs is None:
+            ours = wall.get(("gpu-docker", run, hosts))
+            if ours is None:
                 continue
-            lines.append(
-                f"| {hosts} | {run} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}"
-                f" | {theirs / ours:.1f}x |"
-            )
+            cells = []
+            for tool in others:
+                theirs = wall.get((tool, FLOOR_RUN if tool == "pyinfra-floor" else run, hosts))
+                cells += [f"{theirs:.1f}", f"{ours / theirs:.2f}"] if theirs else ["", ""]
+            lines.append(f"| {hosts} | {run} | {ours:.1f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def commands_table(results: Sequence[RunResult]) -> str:
+    """Round trips per host and where pyinfra waited on them, for the pyinfra runs.
+
+    ``work s`` is the wall time less pyinfra's start-up: what the run itself cost.
+    """
+    lines = [
+        "| hosts | tool | run | commands/host mean | max | fact s/host | operation s/host"
+        " | start-up s | work s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        c = r.commands
+        if c is None:
+            continue
+        lines.append(
+            f"| {r.hosts} | {r.tool} | {r.run} | {c.per_host_mean:.1f} | {c.per_host_max}"
+            f" | {c.fact_seconds / r.hosts:.2f} | {c.operation_seconds / r.hosts:.2f}"
+            f" | {c.startup:.2f} | {r.usage.wall - c.startup:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def round_trips(results: Sequence[RunResult]) -> str:
+    """Each gpu-docker run at the largest size: its commands per host, by fact or operation."""
+    largest = max((r.hosts for r in results), default=0)
+    out = []
+    for r in results:
+        if r.tool != "gpu-docker" or r.hosts != largest or r.run == PROFILE_RUN or not r.commands:
+            continue
+        out.append(f"{r.hosts} hosts {r.run}, commands per host (stage kind name):")
+        out += [f"  {count / r.hosts:5.2f}  {name}" for name, count in r.commands.by_name.items()]
+    return "\n".join(out)
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """The controller's CPU by function (cProfile, own time), with the total."""
+    stats = pstats.Stats(str(path), stream=(buffer := io.StringIO()))
+    stats.sort_stats("tottime").print_stats(top)
+    return buffer.getvalue()
 
 
 def curve_table(results: Sequence[RunResult]) -> str:
@@ -521,7 +682,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--tools",
         default=",".join(TOOLS),
         type=lambda text: text.split(","),
-        help="which tools to run: gpu-docker,baseline (default both)",
+        help=f"which tools to run, comma separated (default all: {','.join(TOOLS)})",
     )
     parser.add_argument(
         "--project",
@@ -540,6 +701,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--out", type=Path, default=Path("/tmp/gpu-docker-bench"), help="logs go here"
     )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the controller on gpu-docker's no-op at the largest size",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.tools) - set(TOOLS)
     if unknown:
@@ -553,17 +719,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: run as root with GPU_DOCKER_LAB_SLOT set to a free slot", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    project = args.project.resolve()
+    options = Options(
+        project=args.project.resolve(),
+        out_dir=args.out,
+        pyinfra_args=args.pyinfra_args,
+        profile_hosts=max(args.sizes) if args.profile else None,
+    )
     results: list[RunResult] = []
     timings: list[LabTiming] = []
     for hosts in args.sizes:
-        for tool in args.tools:
-            results += bench_tool(tool, hosts, project, args.out, args.pyinfra_args, timings)
+        for tools in labs(args.tools):
+            results += bench_lab(tools, hosts, options, timings)
     print(f"\n{os.cpu_count()} CPUs, {Path('/proc/loadavg').read_text().split()[0]} load now\n")
     print(results_table(results), end="\n\n")
     print(ratio_table(results), end="\n\n")
+    print(commands_table(results), end="\n\n")
     print(curve_table(results), end="\n\n")
-    print(lab_table(timings))
+    print(lab_table(timings), end="\n\n")
+    print(round_trips(results))
+    profile = args.out / f"gpu-docker-{options.profile_hosts}-{PROFILE_RUN}.prof"
+    if args.profile and profile.exists():
+        print(f"\ncontroller profile, {profile}:\n{profile_summary(profile)}")
     if args.json:
         payload = {"results": [asdict(r) for r in results], "labs": [asdict(t) for t in timings]}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

@@ -22,6 +22,7 @@ from gpu_docker import fleet_report, preflight, rootless, run, runtime_config, t
 from gpu_docker.bundle.manifest import Manifest
 from gpu_docker.cdi import daemon_json_owned, docker_supports_cdi
 from gpu_docker.daemon_json import DaemonJsonError, deep_merge, render_owned, template_path
+from gpu_docker.facts import host_state
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.facts.preflight import HostPreflight
@@ -60,9 +61,9 @@ def install_online(settings: Settings, backup: str) -> OperationMeta:
         backup=backup,
     )
     root_file(
-        "Pin the toolkit packages to the version",
-        toolkit.APT_PIN,
-        toolkit.apt_pin(settings.deb_version),
+        name="Pin the toolkit packages to the version",
+        dest=toolkit.APT_PIN,
+        content=toolkit.apt_pin(settings.deb_version),
     )
     wanted = {name: settings.deb_version for name in toolkit.PACKAGES}
     lock = dpkg.lock_wait(settings.dpkg_lock_timeout)
@@ -89,9 +90,9 @@ def install_offline(settings: Settings, manifest: Manifest) -> OperationMeta:
 
     Returns the package install, whose change docker must pick up."""
     root_file(
-        "Pin the toolkit packages to the version",
-        toolkit.APT_PIN,
-        toolkit.apt_pin(settings.deb_version),
+        name="Pin the toolkit packages to the version",
+        dest=toolkit.APT_PIN,
+        content=toolkit.apt_pin(settings.deb_version),
     )
     lock = dpkg.lock_wait(settings.dpkg_lock_timeout)
     dpkg.repair(name="Finish an interrupted dpkg run, if any", lock_wait=lock)
@@ -115,7 +116,8 @@ def converge(project_root: Path | None = None) -> None:
     settings = run.settings_or_fail()
     if settings is None:
         return
-    facts = host.get_fact(HostPreflight)
+    run.read_host(settings)
+    facts = host_state.read(HostPreflight)
     manifest = None
     if settings.install_method == "offline":
         manifest, issues = preflight.offline_checks(settings, facts, project_root)
@@ -136,12 +138,10 @@ def converge(project_root: Path | None = None) -> None:
     unloaded = ""
     rootless_only = rootless.rootless_only(settings, facts.docker is not None, facts.docker_enabled)
     if settings.uses_docker and not rootless_only:
-        found, unloaded = docker.startup_problems(
-            settings.daemon_json_path, owned, facts.docker_validate
-        )
+        found, unloaded = docker.startup_problems(settings.daemon_json_path, owned)
         issues += found
     if settings.uses_containerd:
-        containerd_host = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+        containerd_host = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
     for user in settings.rootless_users:
         issues += rootless.problems(settings, host.get_fact(RootlessDocker, user=user))
@@ -211,7 +211,11 @@ def converge(project_root: Path | None = None) -> None:
     if not settings.uses_docker or rootless_only:
         return
     if nvml.wanted(settings.nvml_symlinks):
-        root_file("Install NVIDIA's udev rule for the /dev/char links", UDEV_RULE_PATH, UDEV_RULE)
+        root_file(
+            name="Install NVIDIA's udev rule for the /dev/char links",
+            dest=UDEV_RULE_PATH,
+            content=UDEV_RULE,
+        )
         nvml.dev_char_symlinks(name="Create the /dev/char links of the NVIDIA devices")
     config = daemon_json.merge(
         name="Merge the nvidia runtime into daemon.json",

@@ -3,7 +3,8 @@
 A run's set-up is shared by every host: one backup stamp per controller run (so every
 host's backups carry the same name), the guard that keeps one host's lost SSH connection
 from ending the run for all (:mod:`gpu_docker.connection`), and the closing summary
-(:mod:`gpu_docker.summary`). Each host's settings are read and validated from its data.
+(:mod:`gpu_docker.summary`). Each host's settings are read and validated from its data,
+and the converge reads the host once (:func:`read_host`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ import weakref
 from pyinfra import host, state
 from pyinfra.api.state import State
 
-from gpu_docker import summary
+from gpu_docker import cdi, nvml, summary, toolkit
 from gpu_docker.connection import contain_connection_loss
+from gpu_docker.facts import host_state
+from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
+from gpu_docker.facts.cdi import CdiFacts
+from gpu_docker.facts.containerd import ContainerdFacts
+from gpu_docker.facts.docker import HostDockerdStartup, RunningDockerd
+from gpu_docker.facts.dpkg import DpkgAudit, InstalledPackages, PackageSelections
+from gpu_docker.facts.files import FileAge, RemoteFileText
+from gpu_docker.facts.host_state import Read, fact_key
+from gpu_docker.facts.nvml import NvmlFacts
+from gpu_docker.facts.preflight import HostPreflight
 from gpu_docker.files import backup_suffix
+from gpu_docker.operations.apt import REFRESH_STAMP
 from gpu_docker.operations.util import fail
 from gpu_docker.settings import Settings, SettingsError, load_settings
 
@@ -46,3 +58,45 @@ def settings_or_fail() -> Settings | None:
     except SettingsError as exc:
         fail(name="Check settings", message=exc.problem)
         return None
+
+
+def converge_reads(settings: Settings) -> list[Read]:
+    """Every fact the converge and its operations read on a host as found, with the
+    arguments they read it with. Only the verification is left out: it must see the host
+    after the changes."""
+    packages = {"packages": toolkit.PACKAGES}
+    reads = [
+        fact_key(HostPreflight, {}),
+        fact_key(PackageSelections, packages),
+        fact_key(InstalledPackages, packages),
+        fact_key(DpkgAudit, {}),
+        fact_key(RemoteFileText, {"path": toolkit.APT_PIN}),
+    ]
+    if settings.install_method != "offline":
+        reads += [
+            fact_key(HostAptSources, {}),
+            fact_key(KeyringFingerprints, {"path": settings.apt_keyring_path}),
+            fact_key(RemoteFileText, {"path": toolkit.SOURCE_LIST}),
+            fact_key(FileAge, {"path": REFRESH_STAMP}),
+        ]
+    if settings.uses_docker:
+        path = settings.daemon_json_path
+        reads += [
+            fact_key(RemoteFileText, {"path": path}),
+            fact_key(HostDockerdStartup, {"path": path, "validate": None}),
+            fact_key(NvmlFacts, {}),
+            fact_key(RemoteFileText, {"path": nvml.UDEV_RULE_PATH}),
+            fact_key(RunningDockerd, {}),
+        ]
+    if settings.uses_containerd:
+        reads.append(fact_key(ContainerdFacts, {"path": settings.containerd_config_path}))
+    if settings.cdi:
+        reads.append(fact_key(CdiFacts, {"spec": cdi.SPEC_PATH, "stamp": cdi.STAMP_PATH}))
+    return reads
+
+
+def read_host(settings: Settings) -> None:
+    """Read everything the converge decides from in one round trip, before it decides
+    anything: :func:`converge_reads`, answered by ``host_state.read`` until the host
+    changes (see :mod:`gpu_docker.facts.host_state`)."""
+    host_state.take(converge_reads(settings))

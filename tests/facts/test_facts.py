@@ -84,8 +84,13 @@ def test_fact_from_captured_output(path: Path) -> None:
     assert _plain(fact.process(case["output"])) == case["fact"]
 
 
+#: Facts with no output format of their own: ``HostState`` prints other facts' outputs,
+#: fenced (tests/unit/test_host_state.py).
+COMPOSED = {"host_state.HostState"}
+
+
 def test_every_fact_has_cases() -> None:
     covered = {path.parent.name for path in CASE_FILES}
     assert FACTS, "no facts found: the discovery is out of date"
-    missing = sorted(set(FACTS) - covered)
+    missing = sorted(set(FACTS) - covered - COMPOSED)
     assert not missing, f"facts without captured cases: {missing}"

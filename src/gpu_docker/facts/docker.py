@@ -13,15 +13,21 @@ from gpu_docker.verify import Verification, parse_verification
 
 class HostDockerdStartup(FactBase[DockerdStartup]):
     """See :class:`~gpu_docker.dockerd_flags.DockerdStartup`; ``validate`` runs only for a
-    file changed since dockerd started."""
+    file changed since dockerd started.
+
+    ``validate=None`` leaves it to the host whether dockerd has ``--validate`` (asked of
+    ``dockerd --help`` only when it would run), so this fact needs no other fact first and
+    can be read in the converge's one round trip (``gpu_docker.facts.host_state``).
+    """
 
     @staticmethod
     def default() -> DockerdStartup:
         """No dockerd running and no daemon.json: nothing to say (pyinfra gives no output)."""
         return DockerdStartup()
 
-    def command(self, path: str, validate: bool) -> StringCommand:
-        return sh.command("dockerd_start", path, "1" if validate else "0", RELOADED_STAMP)
+    def command(self, path: str, validate: bool | None) -> StringCommand:
+        flag = "auto" if validate is None else "1" if validate else "0"
+        return sh.command("dockerd_start", path, flag, RELOADED_STAMP)
 
     def process(self, output: list[str]) -> DockerdStartup:
         args: list[str] = []

@@ -26,6 +26,7 @@ from pyinfra.operations import apt as pyinfra_apt
 
 from gpu_docker import apt_sources, sh
 from gpu_docker.apt_sources import Conflict, probe_failure
+from gpu_docker.facts import host_state
 from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
 from gpu_docker.facts.dpkg import InstalledPackages
 from gpu_docker.facts.files import FileAge, RemoteFileText
@@ -144,10 +145,10 @@ def repository(
             backup=backup_suffix(),
         )
     """
-    sources = host.get_fact(HostAptSources)
+    sources = host_state.read(HostAptSources)
     conflicts = apt_sources.conflicts(sources.files, repo_url, keyring, sources.arch, list_path)
-    has_key = fingerprint in host.get_fact(KeyringFingerprints, path=keyring)
-    current = host.get_fact(RemoteFileText, path=list_path).text
+    has_key = fingerprint in host_state.read(KeyringFingerprints, path=keyring)
+    current = host_state.read(RemoteFileText, path=list_path).text
     if has_key and current == line + "\n" and not conflicts:
         host.noop(f"{list_path} and {keyring} in place, no conflicting source")
         return
@@ -194,11 +195,11 @@ def refresh(
         )
     """
     if not any(meta.changed for meta in changes):
-        installed = host.get_fact(InstalledPackages, packages=tuple(wanted))
+        installed = host_state.read(InstalledPackages, packages=tuple(wanted))
         if all(installed.get(name) == version for name, version in wanted.items()):
             host.noop("packages already at the pinned version: no apt-get update")
             return
-        age = host.get_fact(FileAge, path=REFRESH_STAMP)
+        age = host_state.read(FileAge, path=REFRESH_STAMP)
         if age is not None and age < cache_time:
             host.noop(f"{list_path} refreshed less than {cache_time}s ago")
             return
@@ -217,6 +218,8 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
 
     Held packages are released for the install and held again after it
     (``dpkg.check_packages`` refused the host first unless ``release_holds`` allowed it).
+    With every package already at its version nothing is done, and apt's own list of
+    installed packages (one more round trip) is not read.
 
     **Example:**
 
@@ -228,6 +231,10 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
             lock_timeout=300,
         )
     """
+    installed = host_state.read(InstalledPackages, packages=tuple(versions))
+    if all(installed.get(name) == version for name, version in versions.items()):
+        host.noop(f"{len(versions)} packages already installed at their versions")
+        return
     inner = pyinfra_apt.packages._inner(
         packages=[f"{name}={version}" for name, version in versions.items()],
         extra_install_args=f"--allow-downgrades -o DPkg::Lock::Timeout={lock_timeout}",

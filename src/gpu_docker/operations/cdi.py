@@ -14,6 +14,7 @@ from pyinfra import host, logger
 from pyinfra.api import StringCommand, operation
 
 from gpu_docker import cdi, sh
+from gpu_docker.facts import host_state
 from gpu_docker.facts.cdi import CdiFacts
 
 
@@ -37,7 +38,7 @@ def spec(
 
         cdi.spec(name="Generate the CDI spec if it is missing or stale")
     """
-    facts = host.get_fact(CdiFacts, spec=spec, stamp=stamp)
+    facts = host_state.read(CdiFacts, spec=spec, stamp=stamp)
     action, why = cdi.spec_action(facts)
     if action == "none":
         host.noop(why)
@@ -78,7 +79,7 @@ def remove_spec(
 
         cdi.remove_spec(name="Remove the CDI spec (it calls the removed toolkit's hook)")
     """
-    facts = host.get_fact(CdiFacts, spec=spec, stamp=stamp)
+    facts = host_state.read(CdiFacts, spec=spec, stamp=stamp)
     if not facts.spec_exists and not facts.stamp:
         host.noop("no CDI spec")
         return

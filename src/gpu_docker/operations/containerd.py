@@ -19,6 +19,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import containerd, sh
+from gpu_docker.facts import host_state
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import upload_beside
@@ -49,7 +50,7 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
             backup=backup,
         )
     """
-    facts = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+    facts = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
     try:
         result = containerd.merge_settings(settings, facts.version, facts.text)
     except TomlMergeError as exc:
@@ -109,7 +110,7 @@ def apply(
         return
     if not host.state.is_executing:
         host.log("containerd will be restarted; running containers keep running (shims)")
-    facts = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+    facts = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
     address = containerd.grpc_address(plain(facts.text))
     yield sh.command(
         "containerd_apply",

@@ -15,6 +15,7 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json, sh
+from gpu_docker.facts import host_state
 from gpu_docker.facts.files import DaemonJsonBackups, RemoteFileText
 from gpu_docker.files import RollbackError, parse_backups, pick_backup, temp_beside
 from gpu_docker.operations.files import upload_beside
@@ -47,7 +48,7 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, No
             backup=backup_suffix(),
         )
     """
-    current = host.get_fact(RemoteFileText, path=path)
+    current = host_state.read(RemoteFileText, path=path)
     try:
         result = daemon_json.merge(current.text, owned)
     except daemon_json.DaemonJsonError as exc:
@@ -84,14 +85,14 @@ def restore(path: str, wanted: str, keep: str) -> Generator[Any, None, None]:
     was no daemon.json, so the file is removed. Nothing is written when the file already
     is the backup.
     """
-    listing = host.get_fact(DaemonJsonBackups, path=path)
+    listing = host_state.read(DaemonJsonBackups, path=path)
     try:
         backup = pick_backup(listing.target, parse_backups(listing.target, listing.paths), wanted)
     except RollbackError as exc:
         yield from fail._inner(str(exc))
         return
-    current = host.get_fact(RemoteFileText, path=path).text
-    old = None if backup.absent else host.get_fact(RemoteFileText, path=backup.path).text
+    current = host_state.read(RemoteFileText, path=path).text
+    old = None if backup.absent else host_state.read(RemoteFileText, path=backup.path).text
     if current == old:
         host.noop(f"{listing.target} already is the backup from {backup.stamp}")
         return

@@ -18,6 +18,7 @@ from pyinfra.api.operation import OperationMeta
 
 from gpu_docker import daemon_json, dockerd_flags, fleet_report, restart_preview, sh
 from gpu_docker.dockerd_gpus import Action, ApplyPlan, plan_apply
+from gpu_docker.facts import host_state
 from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.operations.util import fail
@@ -25,7 +26,7 @@ from gpu_docker.preflight import Preflight
 from gpu_docker.verify import describe
 
 
-def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> tuple[list[str], str]:
+def startup_problems(path: str, owned: Mapping[str, Any]) -> tuple[list[str], str]:
     """Why the host's daemon.json cannot be merged, or why dockerd would not start again
     with it (a key also given as a flag, a latent edit dockerd rejects), found before
     anything is installed; and the line for operator edits dockerd has not loaded yet
@@ -35,12 +36,12 @@ def startup_problems(path: str, owned: Mapping[str, Any], validate: bool) -> tup
     untouched instead of half-converged (toolkit installed, docker down or runtime missing).
     The unloaded edits are read here, before this run writes the file itself.
     """
-    current = host.get_fact(RemoteFileText, path=path)
+    current = host_state.read(RemoteFileText, path=path)
     try:
         keys = daemon_json.parse(current.text or "").keys() | owned.keys()
     except daemon_json.DaemonJsonError as exc:
         return [f"{current.target}: {exc}; left untouched, fix it and run again"], ""
-    startup = host.get_fact(HostDockerdStartup, path=path, validate=validate)
+    startup = host_state.read(HostDockerdStartup, path=path, validate=None)
     unloaded = dockerd_flags.unloaded_changes(startup, current.target)
     return dockerd_flags.problems(startup, keys, current.target), unloaded
 
@@ -76,12 +77,12 @@ def _apply_plan(
             return ApplyPlan("none")
         actions: dict[str, Action] = {"never": "pending", "reload": "reload"}
         return ApplyPlan(actions.get(strategy, "restart"))
-    current = host.get_fact(RemoteFileText, path=daemon_json_path)
+    current = host_state.read(RemoteFileText, path=daemon_json_path)
     try:
         wanted = list(daemon_json.parse(current.text or "").get("runtimes", {}))
     except daemon_json.DaemonJsonError:
         wanted = []  # the merge fails the host with the reason
-    return plan_apply(strategy, changed, host.get_fact(RunningDockerd), wanted)
+    return plan_apply(strategy, changed, host_state.read(RunningDockerd), wanted)
 
 
 @operation()
@@ -223,7 +224,7 @@ def verify(
     if not executing and not fleet:
         host.noop("verification runs once the changes are applied")
         return
-    report = host.get_fact(
+    report = host.get_fact(  # after the changes: never from the snapshot
         GpuDockerVerification,
         runtime_name=runtime_name,
         image=smoke_test_image or "",

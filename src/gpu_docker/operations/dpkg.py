@@ -18,6 +18,7 @@ from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
 
 from gpu_docker import sh
 from gpu_docker.bundle.manifest import BundleEntry
+from gpu_docker.facts import host_state
 from gpu_docker.facts.dpkg import DpkgAudit, DpkgDepends, InstalledPackages, PackageSelections
 from gpu_docker.facts.files import RemoteSha256
 from gpu_docker.operations.util import fail
@@ -40,7 +41,7 @@ def held_released(commands: list[Any], packages: Sequence[str], lock_timeout: in
     and held again after (``check_packages`` refused the host unless that was allowed)."""
     if not commands:
         return
-    selections = host.get_fact(PackageSelections, packages=tuple(packages))
+    selections = host_state.read(PackageSelections, packages=tuple(packages))
     held = sorted(name for name, sel in selections.items() if sel.want == "hold")
     yield lock_wait(lock_timeout)
     if held:
@@ -67,7 +68,7 @@ def repair(lock_wait: StringCommand | None = None) -> Generator[StringCommand | 
 
         dpkg.repair(name="Finish an interrupted dpkg run, if any", lock_wait=dpkg.lock_wait(300))
     """
-    if not host.get_fact(DpkgAudit):
+    if not host_state.read(DpkgAudit):
         host.noop("dpkg state is consistent")
         return
     if lock_wait is not None:
@@ -99,7 +100,7 @@ def check_packages(
             release_holds=False,
         )
     """
-    selections = host.get_fact(PackageSelections, packages=tuple(packages))
+    selections = host_state.read(PackageSelections, packages=tuple(packages))
     held = held_to_move(selections, wanted)
     if held and not release_holds:
         yield from fail._inner(
@@ -117,14 +118,14 @@ def _bundle_commands(entries: Sequence[BundleEntry], remote_dir: str) -> Iterato
     """Upload the debs the host lacks (not already cached with the manifest's sha256) and
     install them with dpkg; nothing when every package is installed at its version."""
     names = tuple(e.package for e in entries)
-    installed = host.get_fact(InstalledPackages, packages=names)
+    installed = host_state.read(InstalledPackages, packages=names)
     needed = [e for e in entries if installed.get(e.package) != e.version]
     if not needed:
         host.noop(f"{len(entries)} bundle packages already installed at {entries[0].version}")
         return
 
     paths = {e.file: f"{remote_dir}/{e.file}" for e in needed}
-    present = host.get_fact(RemoteSha256, paths=tuple(paths.values()))
+    present = host_state.read(RemoteSha256, paths=tuple(paths.values()))
     yield StringCommand("install", "-d", "-m", "0755", QuoteString(remote_dir))
     for entry in needed:
         remote = paths[entry.file]
@@ -195,8 +196,8 @@ def remove_packages(
             lock_wait=dpkg.lock_wait(300),
         )
     """
-    plan = removal_plan(packages, host.get_fact(DpkgDepends))
-    has_pin = host.get_fact(RemoteSha256, paths=(pin,)).get(pin)
+    plan = removal_plan(packages, host_state.read(DpkgDepends))
+    has_pin = host_state.read(RemoteSha256, paths=(pin,)).get(pin)
     if not plan.purge and not has_pin:
         host.noop("no toolkit package installed, no pin")
         return

@@ -3,25 +3,66 @@ beside a file it replaces (see ``gpu_docker.operations.daemon_json`` and ``.cont
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from io import StringIO
 from pathlib import PurePosixPath
+from typing import Any
 
-from pyinfra import logger
+from pyinfra import host, logger
+from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
-from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
-from pyinfra.operations import files
+from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import sh
+from gpu_docker.facts import host_state
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import temp_beside
+from gpu_docker.operations.util import WithConnectorArguments
+
+#: What ``root_file`` leaves: mode, owner and group as ``stat -c '%a %U %G'`` prints them.
+ROOT_FILE_META = "644 root root"
 
 
-def root_file(name: str, dest: str, content: str) -> OperationMeta:
-    """A small config file we own: root-owned, 0644, diffed in previews (pyinfra's
-    ``files.put``, named ``name``)."""
-    return files.put(
-        name=name, src=StringIO(content), dest=dest, user="root", group="root", mode="644"
-    )
+@operation()
+def root_file(dest: str, content: str) -> Generator[Any, None, None]:
+    """
+    A small config file gpu-docker owns: exactly ``content``, mode 0644, owned by root.
+
+    + dest: the file (a symlink is followed: the target is written, the link stays)
+    + content: the file's whole text
+
+    pyinfra's ``files.put`` reads three facts for this (file, directory, checksum): three
+    round trips on every run. This reads one, which the converge's single read of the host
+    already holds (``gpu_docker.facts.host_state``). Written only when the content, mode
+    or owner differ: a temp file beside the target, then an atomic rename; the preview
+    shows the diff.
+
+    **Example:**
+
+    .. code:: python
+
+        root_file(
+            name="Pin the toolkit packages to the version",
+            dest="/etc/apt/preferences.d/nvidia-container-toolkit",
+            content=toolkit.apt_pin("1.17.8-1"),
+        )
+    """
+    current = host_state.read(RemoteFileText, path=dest)
+    if current.text == content and current.meta == ROOT_FILE_META:
+        host.noop(f"{current.target} is up to date")
+        return
+    if host.state.config.DIFF:
+        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
+        old_lines = (current.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, content.splitlines(keepends=True)):
+            logger.info("  %s", line)
+    target = current.target
+    temp = temp_beside(target)
+    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
+    yield WithConnectorArguments(upload_beside, (content, temp, target), {})
+    yield sh.inline('chmod 644 "$1" && chown root:root "$1" && mv -f "$1" "$2"', temp, target)
 
 
 def upload_beside(

@@ -9,6 +9,7 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 
 from gpu_docker import nvml
+from gpu_docker.facts import host_state
 from gpu_docker.facts.nvml import NvmlFacts
 from gpu_docker.settings import NvmlSymlinks
 
@@ -16,7 +17,7 @@ from gpu_docker.settings import NvmlSymlinks
 def wanted(setting: NvmlSymlinks) -> bool:
     """Whether this host gets the links and the rule; the run (and its preview) says
     which cgroup driver docker uses and what follows from it."""
-    found = host.get_fact(NvmlFacts)
+    found = host_state.read(NvmlFacts)
     host.log(nvml.describe(setting, found.cgroup_driver))
     return nvml.wanted(setting, found.cgroup_driver)
 
@@ -35,7 +36,7 @@ def dev_char_symlinks() -> Generator[StringCommand, None, None]:
 
         nvml.dev_char_symlinks(name="Create the /dev/char links of the NVIDIA devices")
     """
-    facts = host.get_fact(NvmlFacts)
+    facts = host_state.read(NvmlFacts)
     if not facts.nodes:
         host.noop("no /dev/nvidia* device nodes: the udev rule links them when the driver loads")
         return

@@ -4,7 +4,8 @@
 # (epoch seconds), when gpu-docker last reloaded this dockerd (its stamp, same pid only),
 # and, where dockerd has --validate and the file changed since dockerd
 # started (or dockerd is not running), what --validate says of the file as it is now.
-# Args: daemon.json-path validate(0/1) reload-stamp
+# Args: daemon.json-path validate(0/1/auto: whether dockerd --help lists --validate, asked
+# only when it would run) reload-stamp
 conf=$1 validate=$2 stamp=$3
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 pid=$(pidof -s dockerd 2>/dev/null)
@@ -22,6 +23,9 @@ fi
 if [ -f "$target" ]; then
     changed=$(stat -c %Y -- "$target")
     echo "changed=$changed"
+    if [ "$validate" = auto ] && { [ -z "$pid" ] || [ "$changed" -ge "$started" ]; }; then
+        dockerd --help 2>&1 | grep -q -- '--validate' && validate=1
+    fi
     if [ "$validate" = 1 ] && { [ -z "$pid" ] || [ "$changed" -ge "$started" ]; }; then
         if out=$(dockerd --validate --config-file "$target" 2>&1); then echo "validate=ok"
         else echo "validate=$(echo "$out" | grep -v '^$' | tail -n 1 | cut -c 1-300)"; fi

@@ -1,8 +1,12 @@
 #!/bin/sh
-# A file's resolved path and its exact bytes in base64 (none if absent).
+# A file's resolved path, its mode, owner and group, and its exact bytes in base64
+# (none if absent).
 # Args: path
 p=$1
 t=$(readlink -f -- "$p" 2>/dev/null) || t=$p
 echo "target=${t:-$p}"
-if [ -f "$t" ]; then echo "b64=$(base64 -w0 < "$t")"; fi
+if [ -f "$t" ]; then
+    echo "meta=$(stat -c '%a %U %G' -- "$t")"
+    echo "b64=$(base64 -w0 < "$t")"
+fi
 true

@@ -1,0 +1,135 @@
+"""Read less often, not less: every fact a host's decisions need, in one round trip.
+
+pyinfra 3 keeps no fact cache: each ``host.get_fact`` runs its command on the host again,
+one SSH round trip each. A converge that found nothing to do asked 14-18 of them per
+host, and on a fleet those round trips are the run. So the converge names, before it
+decides anything, the facts its operations will read (``take``); they run as one command
+(each fact's own command in a subshell, its output fenced by markers and parsed by the
+fact's own ``process``), and ``read`` answers the operations from those values.
+
+The values describe the host only until something changes it, so ``read`` asks the host
+itself again (one fact, as before) once:
+
+- an operation on the host has run a command (any command may change what a fact reads:
+  the apt source written, a package installed, daemon.json swapped), or
+- pyinfra is executing after a preview it asked to confirm (no ``-y``): the operator may
+  have taken minutes, so execution reads afresh, as it always did.
+
+An operation therefore reads everything it needs before its first ``yield``: pyinfra runs
+each yielded command at once, and a value read after it would predate it. A fact whose
+own command fails on the host is left out of the snapshot: asking it again reports the
+failure the usual way.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.host import Host
+from pyinfra.api.state import State, StateStage
+from pyinfra.context import ctx_host
+
+T = TypeVar("T")
+MARK = "@@gpu-docker-fact"
+
+#: A fact and the arguments it is read with.
+Read = tuple[type[FactBase[Any]], tuple[tuple[str, Any], ...]]
+
+
+def fact_key(cls: type[FactBase[Any]], kwargs: Mapping[str, Any]) -> Read:
+    """How a read is found again: the class and its arguments, sorted by name."""
+    return cls, tuple(sorted(kwargs.items()))
+
+
+class HostState(FactBase[dict[Read, Any]]):
+    """The value of each given fact, from one command running all of theirs in turn."""
+
+    @staticmethod
+    def default() -> dict[Read, Any]:
+        return {}
+
+    def command(self, reads: tuple[Read, ...]) -> StringCommand:
+        self.facts = [(key, key[0]()) for key in reads]
+        bits: list[Any] = []
+        for index, (key, fact) in enumerate(self.facts):
+            command = fact.command(**dict(key[1]))
+            bits += ["echo", f"{MARK}", ";", "(", command, ")", ";"]
+            bits += ["echo", f"{MARK}={index}=$?", ";"]
+        return StringCommand(*bits, "true")
+
+    def process(self, output: list[str]) -> dict[Read, Any]:
+        values: dict[Read, Any] = {}
+        lines: list[str] = []
+        for line in output:
+            if line == MARK:
+                lines = []
+            elif line.startswith(f"{MARK}="):
+                index, _, status = line[len(MARK) + 1 :].partition("=")
+                key, fact = self.facts[int(index)]
+                if status == "0":
+                    values[key] = fact.process(lines) if lines else fact.default()
+            else:
+                lines.append(line)
+        return values
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one host's ``HostState`` read found, and in which of pyinfra's stages."""
+
+    values: dict[Read, Any]
+    stage: StateStage
+
+
+_SNAPSHOTS: weakref.WeakKeyDictionary[State, dict[str, Snapshot]] = weakref.WeakKeyDictionary()
+
+
+def take(reads: Sequence[Read]) -> None:
+    """Read ``reads`` on the current host in one round trip, for ``read`` to answer from."""
+    host = ctx_host.get()
+    values = host.get_fact(HostState, reads=tuple(reads))
+    _SNAPSHOTS.setdefault(host.state, {})[host.name] = Snapshot(values, host.state.current_stage)
+
+
+def _changed_since(state: State, host: Host) -> bool:
+    """Whether an operation on ``host`` has run a command in this execution."""
+    for op_data in state.ops.get(host, {}).values():
+        meta = op_data.operation_meta
+        if meta.is_complete() and meta.executed:
+            return True
+    return False
+
+
+def _current(host: Any) -> Snapshot | None:
+    """The host's snapshot while it still describes the host, else ``None``."""
+    if not isinstance(host, Host):  # an operation test's stand-in host
+        return None
+    state = host.state
+    snapshot = _SNAPSHOTS.get(state, {}).get(host.name)
+    if snapshot is None:
+        return None
+    if state.current_stage != StateStage.Execute:
+        return snapshot
+    if snapshot.stage != StateStage.Execute and state.check_for_changes:
+        return None  # executing after a confirmed preview: read afresh
+    if _changed_since(state, host):
+        del _SNAPSHOTS[state][host.name]
+        return None
+    return snapshot
+
+
+def read(cls: type[FactBase[T]], **kwargs: Any) -> T:
+    """The fact as ``host.get_fact(cls, **kwargs)`` gives it, from the host's snapshot
+    while that still describes the host."""
+    host = ctx_host.get()
+    snapshot = _current(host)
+    key = fact_key(cls, kwargs)
+    if snapshot is not None and key in snapshot.values:
+        known: T = snapshot.values[key]
+        return known
+    found: T = host.get_fact(cls, **kwargs)
+    return found

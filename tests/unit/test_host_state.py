@@ -1,0 +1,114 @@
+"""The one-round-trip snapshot: each fact parsed by its own ``process`` from its fenced
+part of the output, and answers given from it only while they still describe the host."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.command import StringCommand
+from pyinfra.api.operation import OperationMeta
+from pyinfra.api.state import StateOperationHostData, StateStage
+from pyinfra.connectors.util import CommandOutput
+from pyinfra.context import ctx_host, ctx_state
+
+from gpu_docker.facts import host_state
+from gpu_docker.facts.dpkg import DpkgAudit, InstalledPackages
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.facts.host_state import MARK, HostState, fact_key
+from gpu_docker.files import RemoteFile
+
+DAEMON_JSON = fact_key(RemoteFileText, {"path": "/etc/docker/daemon.json"})
+AUDIT = fact_key(DpkgAudit, {})
+INSTALLED = fact_key(InstalledPackages, {"packages": ("libnvidia-container1",)})
+
+
+def _fenced(*parts: tuple[list[str], int]) -> list[str]:
+    """Output as the host prints it: each fact's lines between the marker and its status."""
+    lines: list[str] = []
+    for index, (output, status) in enumerate(parts):
+        lines += [MARK, *output, f"{MARK}={index}={status}"]
+    return lines
+
+
+def test_command_runs_every_fact_command_in_turn() -> None:
+    command = HostState().command(reads=(DAEMON_JSON, AUDIT)).get_raw_value()
+    assert RemoteFileText().command(path="/etc/docker/daemon.json").get_raw_value() in command
+    assert "dpkg --audit" in command
+    assert command.index("base64") < command.index("dpkg --audit")
+    assert f"{MARK}=0=$?" in command and f"{MARK}=1=$?" in command
+
+
+def test_each_fact_is_parsed_from_its_own_lines() -> None:
+    fact = HostState()
+    fact.command(reads=(DAEMON_JSON, AUDIT, INSTALLED))
+    values = fact.process(
+        _fenced(
+            (["target=/etc/docker/daemon.json", "meta=644 root root", "b64=e30K"], 0),
+            ([], 0),
+            (["libnvidia-container1\t1.17.8-1\tii "], 0),
+        )
+    )
+    assert values[DAEMON_JSON] == RemoteFile(
+        "/etc/docker/daemon.json", "/etc/docker/daemon.json", "{}\n", "644 root root"
+    )
+    assert values[AUDIT] == []  # no output: the fact's default, as pyinfra gives it
+    assert values[INSTALLED] == {"libnvidia-container1": "1.17.8-1"}
+
+
+def test_a_fact_whose_command_failed_is_left_out() -> None:
+    fact = HostState()
+    fact.command(reads=(AUDIT, INSTALLED))
+    values = fact.process(_fenced((["dpkg: error"], 2), (["libnvidia-container1\t1\tii "], 0)))
+    assert AUDIT not in values
+    assert INSTALLED in values
+
+
+@pytest.fixture
+def lab_host() -> Any:
+    """A real pyinfra host (never connected) whose facts come from a counter, not SSH."""
+    state = State(Inventory((["gpu-1"], {})), Config())
+    host = state.inventory.get_host("gpu-1")
+    asked: list[Any] = []
+
+    def get_fact(cls: Any, **kwargs: Any) -> Any:
+        asked.append(fact_key(cls, kwargs))
+        if cls is HostState:
+            return {AUDIT: ["snapshot"]}
+        return ["from the host"]
+
+    host.get_fact = get_fact  # type: ignore[method-assign]
+    host.asked = asked  # type: ignore[attr-defined]
+    with ctx_state.use(state), ctx_host.use(host):
+        yield host
+
+
+def _executed_op(state: State, host: Any, commands: list[Any]) -> None:
+    meta = OperationMeta("op", is_change=bool(commands))
+    state.ops.setdefault(host, {})["op"] = StateOperationHostData(lambda: iter(()), {}, meta)
+    meta.set_complete(True, commands, CommandOutput([]))
+
+
+def test_answers_from_the_snapshot_until_a_command_ran(lab_host: Any) -> None:
+    state = lab_host.state
+    state.current_stage = StateStage.Prepare
+    host_state.take([AUDIT])
+    assert host_state.read(DpkgAudit) == ["snapshot"]
+    assert host_state.read(InstalledPackages, packages=("x",)) == ["from the host"]
+
+    state.current_stage = StateStage.Execute
+    state.check_for_changes = False  # -y: execution follows the reads without a pause
+    _executed_op(state, lab_host, [])
+    assert host_state.read(DpkgAudit) == ["snapshot"]
+    _executed_op(state, lab_host, [StringCommand("true")])
+    assert host_state.read(DpkgAudit) == ["from the host"]
+
+
+def test_execution_after_a_confirmed_preview_reads_afresh(lab_host: Any) -> None:
+    state = lab_host.state
+    state.current_stage = StateStage.Prepare
+    host_state.take([AUDIT])
+    state.current_stage = StateStage.Execute
+    state.check_for_changes = True
+    assert host_state.read(DpkgAudit) == ["from the host"]
