@@ -10,7 +10,6 @@ fails naming the holder.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host
@@ -182,7 +181,8 @@ def remove_packages(
     install or removal), so a second rollback completes the first. Other installed
     packages that depend on the toolkit (``nvidia-container-toolkit-operator-extensions``,
     ``nvidia-docker2``) are removed first, their configuration kept, and named: dpkg would
-    refuse to leave them broken, and stop half-way.
+    refuse to leave them broken, and stop half-way. A dpkg that stops anyway (killed, a
+    maintainer script failing) fails the host with one line saying to run it again.
 
     **Example:**
 
@@ -205,22 +205,7 @@ def remove_packages(
         host.log(
             f"gpu-docker: also removing {', '.join(plan.dependents)} (they depend on the toolkit)"
         )
-        yield StringCommand(
-            "DEBIAN_FRONTEND=noninteractive",
-            "dpkg",
-            "--remove",
-            "--force-remove-reinstreq",
-            *plan.dependents,
-        )
-    if plan.purge:
-        yield StringCommand(
-            "DEBIAN_FRONTEND=noninteractive",
-            "dpkg",
-            "--purge",
-            "--force-remove-reinstreq",
-            *plan.purge,
-        )
-    yield StringCommand("rm", "-f", str(PurePosixPath(pin)))
+    yield sh.command("remove_packages", pin, " ".join(plan.dependents), *plan.purge)
 
 
 @operation()
