@@ -86,6 +86,11 @@ class DaemonJsonBackups(FactBase[BackupListing]):
 class DaemonJsonKept(FactBase[KeptAside]):
     """daemon.json's links an interrupted legacy purge left beside it (``files.KeptAside``)."""
 
+    @staticmethod
+    def default() -> KeptAside:
+        # No output at all: no daemon.json and no link (pyinfra skips process()).
+        return KeptAside(present=False, keeps=(), linked=())
+
     def command(self, path: str) -> StringCommand:
         return sh.command("list_kept", path)
 
