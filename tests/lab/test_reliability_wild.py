@@ -366,7 +366,8 @@ def test_a_second_rollback_finishes_an_interrupted_one_and_mode_owner_come_back(
     (line,) = host_lines(first, ROLLED_BACK)
     assert "run the rollback again" in line, line
     status, audit = dpkg_state(lab, host_exec, ROLLED_BACK)
-    assert audit and status["nvidia-container-toolkit-base"][1:2] in "HUc", (status, audit)
+    # Where the kill lands depends on load: half-configured, half-installed or config-files.
+    assert audit and status["nvidia-container-toolkit-base"][1:2] in "FHc", (status, audit)
     # The restore ran before the purge: the operator's file, mode and owner are back.
     assert read_bytes(lab, host_exec, ROLLED_BACK, DAEMON_JSON) == OPERATOR_JSON
     assert _mode(lab, host_exec, ROLLED_BACK, DAEMON_JSON) == "640 root:adm"
