@@ -159,6 +159,10 @@ def converge(project_root: Path | None = None) -> None:
         wanted=settings.deb_version,
         release_holds=settings.release_holds,
     )
+    dpkg.restore_kept(
+        name="Put back a daemon.json an interrupted purge left aside",
+        daemon_json_path=settings.daemon_json_path,
+    )
     dpkg.purge_legacy(
         name="Purge NVIDIA's superseded packages (nvidia-docker2, nvidia-container-runtime)",
         packages=toolkit.LEGACY_PACKAGES,

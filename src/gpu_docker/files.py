@@ -50,6 +50,31 @@ def pre_rollback_suffix(backup: str) -> str:
     return backup.removesuffix(".bak") + ".pre-rollback"
 
 
+@dataclass(frozen=True)
+class KeptAside:
+    """daemon.json and the links an interrupted legacy purge left beside it.
+
+    ``sh/legacy_purge.sh`` keeps daemon.json through ``dpkg --purge`` as a hard link
+    ``<path>.gpu-docker-<stamp>.keep`` and renames it back after; a run that dies in
+    between leaves the link, and the file may be gone (dpkg deleted it as a conffile).
+    ``present``: daemon.json exists (a dangling symlink counts); ``keeps``: the links,
+    oldest first, ``linked`` those that still are daemon.json itself (same inode).
+    """
+
+    present: bool
+    keeps: tuple[str, ...]
+    linked: tuple[str, ...]
+
+    def to_put_back(self) -> str | None:
+        """The link to rename back: the latest, when daemon.json is gone."""
+        return None if self.present or not self.keeps else self.keeps[-1]
+
+    def differing(self) -> tuple[str, ...]:
+        """Links that are neither daemon.json nor put back: left for the operator."""
+        back = self.to_put_back()
+        return tuple(k for k in self.keeps if k not in self.linked and k != back)
+
+
 class RollbackError(ValueError):
     """No backup to put back; the message says which exist."""
 

@@ -1,4 +1,4 @@
-"""Files on the host: exact text, checksums, age, and the backups gpu-docker left."""
+"""Files on the host: exact text, checksums, age, and the backups and links gpu-docker left."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import binascii
 from pyinfra.api import FactBase, StringCommand
 
 from gpu_docker import sh
-from gpu_docker.files import BackupListing, RemoteFile
+from gpu_docker.files import BackupListing, KeptAside, RemoteFile
 
 
 class RemoteFileText(FactBase[RemoteFile]):
@@ -81,3 +81,26 @@ class DaemonJsonBackups(FactBase[BackupListing]):
             elif key == "backup":
                 paths.append(value)
         return BackupListing(target, tuple(paths))
+
+
+class DaemonJsonKept(FactBase[KeptAside]):
+    """daemon.json's links an interrupted legacy purge left beside it (``files.KeptAside``)."""
+
+    @staticmethod
+    def default() -> KeptAside:
+        # No output at all: no daemon.json and no link (pyinfra skips process()).
+        return KeptAside(present=False, keeps=(), linked=())
+
+    def command(self, path: str) -> StringCommand:
+        return sh.command("list_kept", path)
+
+    def process(self, output: list[str]) -> KeptAside:
+        kv = sh.key_values(output)
+        present = kv.get("present", [""])[0]
+        keeps, linked = [], []
+        for line in kv.get("keep", []):
+            inode, _, path = line.partition(" ")
+            keeps.append(path)
+            if present and inode == present:
+                linked.append(path)
+        return KeptAside(bool(present), tuple(sorted(keeps)), tuple(sorted(linked)))

@@ -5,6 +5,10 @@ repository at ``<root>/stable/deb/amd64/`` whose InRelease is signed by a key th
 fetches from ``<root>/gpgkey`` and checks by fingerprint. A second key at
 ``<root>/gpgkey-wrong`` lets tests prove that a fingerprint mismatch is refused. The
 restricted hosts get the same packages as offline bundles in ``<state>/debs``.
+
+Test fixture: ``<root>/future-dated/deb/amd64/`` is a copy of the repository whose
+Release is dated in the future (signed by the same key), as a host whose clock is behind
+sees a real one: apt refuses it as "not valid yet".
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +29,9 @@ ARCH = "amd64"
 REPO_SUBDIR = f"stable/deb/{ARCH}"
 KEY_NAME = "gpu-docker lab repository (TEST KEY) <lab@gpu-docker.invalid>"
 WRONG_KEY_NAME = "gpu-docker lab wrong key (TEST KEY) <wrong@gpu-docker.invalid>"
+#: Test fixture: the copy with a Release a clock two years behind would see.
+FUTURE_SUBDIR = f"future-dated/deb/{ARCH}"
+FUTURE_DATE = "Sat, 01 Jan 2039 00:00:00 UTC"
 RELEASE_FIELDS = {
     "Origin": "gpu-docker-lab",
     "Label": "gpu-docker lab stand-in of NVIDIA's repository",
@@ -54,7 +62,9 @@ def _new_key(home: Path, name: str) -> str:
     return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
 
 
-def _index_and_sign(directory: Path, home: Path, fingerprint: str) -> None:
+def _index_and_sign(
+    directory: Path, home: Path, fingerprint: str, fields: Mapping[str, str] = RELEASE_FIELDS
+) -> None:
     """Write Packages, Packages.gz, Release, InRelease and Release.gpg like NVIDIA's."""
     packages = subprocess.run(
         ["apt-ftparchive", "packages", "."],
@@ -64,9 +74,7 @@ def _index_and_sign(directory: Path, home: Path, fingerprint: str) -> None:
     ).stdout
     (directory / "Packages").write_bytes(packages)
     (directory / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
-    options = [
-        f"-oAPT::FTPArchive::Release::{key}={value}" for key, value in RELEASE_FIELDS.items()
-    ]
+    options = [f"-oAPT::FTPArchive::Release::{key}={value}" for key, value in fields.items()]
     release = subprocess.run(
         ["apt-ftparchive", *options, "release", "."],
         cwd=directory,
@@ -96,6 +104,11 @@ def build(state_dir: Path, versions: list[str]) -> Repo:
             debs = build_standin_debs(version, ARCH, directory, extras=True)
             import_debs(debs, state_dir / "debs")
         _index_and_sign(directory, home, fingerprint)
+        future = root / FUTURE_SUBDIR
+        future.mkdir(parents=True)
+        for deb in directory.glob("*.deb"):
+            (future / deb.name).hardlink_to(deb)
+        _index_and_sign(future, home, fingerprint, {**RELEASE_FIELDS, "Date": FUTURE_DATE})
     finally:
         # The agent gpg started would outlive the lab otherwise.
         stop_gpg_agent(home)

@@ -10,7 +10,6 @@ fails naming the holder.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host
@@ -20,7 +19,7 @@ from gpu_docker import sh
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import host_state
 from gpu_docker.facts.dpkg import DpkgAudit, DpkgDepends, InstalledPackages, PackageSelections
-from gpu_docker.facts.files import RemoteSha256
+from gpu_docker.facts.files import DaemonJsonKept, RemoteSha256
 from gpu_docker.operations.util import fail
 from gpu_docker.packages import downgrades, held_to_move, legacy_present, removal_plan
 
@@ -183,7 +182,8 @@ def remove_packages(
     install or removal), so a second rollback completes the first. Other installed
     packages that depend on the toolkit (``nvidia-container-toolkit-operator-extensions``,
     ``nvidia-docker2``) are removed first, their configuration kept, and named: dpkg would
-    refuse to leave them broken, and stop half-way.
+    refuse to leave them broken, and stop half-way. A dpkg that stops anyway (killed, a
+    maintainer script failing) fails the host with one line saying to run it again.
 
     **Example:**
 
@@ -206,22 +206,51 @@ def remove_packages(
         host.log(
             f"gpu-docker: also removing {', '.join(plan.dependents)} (they depend on the toolkit)"
         )
-        yield StringCommand(
-            "DEBIAN_FRONTEND=noninteractive",
-            "dpkg",
-            "--remove",
-            "--force-remove-reinstreq",
-            *plan.dependents,
+    yield sh.command("remove_packages", pin, " ".join(plan.dependents), *plan.purge)
+
+
+@operation()
+def restore_kept(daemon_json_path: str) -> Generator[StringCommand, None, None]:
+    """
+    Put back the daemon.json an interrupted legacy purge left aside, before anything else.
+
+    + daemon_json_path: docker's daemon.json
+
+    ``purge_legacy`` keeps the file through the purge as a hard link
+    ``<path>.gpu-docker-<stamp>.keep``; a run that died before renaming it back (sshd
+    killed, power lost) left the file only there, and the merge would write a fresh
+    daemon.json without the operator's keys. So when daemon.json is gone, the latest link
+    is renamed back (same inode: bytes, mode, owner) and named. Links that still are
+    daemon.json (the run died before dpkg touched it) are removed; a link that differs
+    from a daemon.json written since is left for the operator and named.
+
+    **Example:**
+
+    .. code:: python
+
+        dpkg.restore_kept(
+            name="Put back a daemon.json an interrupted purge left aside",
+            daemon_json_path="/etc/docker/daemon.json",
         )
-    if plan.purge:
-        yield StringCommand(
-            "DEBIAN_FRONTEND=noninteractive",
-            "dpkg",
-            "--purge",
-            "--force-remove-reinstreq",
-            *plan.purge,
+    """
+    kept = host.get_fact(DaemonJsonKept, path=daemon_json_path)
+    for other in kept.differing():
+        host.log(
+            f"gpu-docker: {other} was left by an interrupted purge and is not "
+            f"{daemon_json_path}: left as it is (compare them, then delete it)"
         )
-    yield StringCommand("rm", "-f", str(PurePosixPath(pin)))
+    back = kept.to_put_back()
+    if back is None and not kept.linked:
+        host.noop(f"nothing left aside beside {daemon_json_path}")
+        return
+    if back is not None:
+        host.log(
+            f"gpu-docker: put back {daemon_json_path} from {back}, left there by an "
+            "interrupted purge of the legacy packages"
+        )
+        yield StringCommand("mv", "-T", "--", QuoteString(back), QuoteString(daemon_json_path))
+    if kept.linked:
+        yield StringCommand("rm", "-f", "--", *(QuoteString(k) for k in kept.linked))
 
 
 @operation()

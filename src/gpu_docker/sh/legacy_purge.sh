@@ -4,9 +4,10 @@
 # its conffile, and dpkg deletes a package's conffiles when it is purged (now, or later
 # for a package only removed). A hard link keeps the file (same inode: bytes, mode, owner;
 # a symlink is linked itself) across the purge and is renamed back into place after it,
-# so the file is then no package's. The toolkit packages are marked manually installed:
-# apt may have installed them as the legacy package's dependencies, and autoremove would
-# take them with it.
+# so the file is then no package's (a run that dies in between leaves the link, and the
+# next converge renames it back: dpkg.restore_kept). The toolkit packages are marked
+# manually installed: apt may have installed them as the legacy package's dependencies,
+# and autoremove would take them with it.
 # Args: daemon.json-path keep-suffix "toolkit packages" legacy-packages...
 conf=$1 keep=$2 toolkit=$3
 shift 3
