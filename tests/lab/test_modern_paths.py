@@ -55,23 +55,6 @@ pytestmark = pytest.mark.lab
 CONFIG = "/etc/containerd/config.toml"
 BIN = "/usr/bin/nvidia-container-runtime"
 PROBE = "gdprobe"  # an image of /usr/bin/true, built on the host
-CONTAINERD_INIT = """#!/bin/sh
-# gpu-docker TEST FIXTURE, not Debian's: a sysv init script for containerd, whose Debian
-# package ships only a systemd unit, so lab hosts without systemd run containerd on
-# /etc/containerd/config.toml as a node does.
-pidfile=/run/containerd-fixture.pid
-start() {
-    start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$pidfile" \\
-        --output /var/log/containerd.log --exec /usr/bin/containerd -- --config /etc/containerd/config.toml
-}
-stop() { start-stop-daemon --stop --quiet --pidfile "$pidfile" --retry 10 --remove-pidfile; }
-case "$1" in
-    start) start ;;
-    stop) stop ;;
-    restart) stop; start ;;
-    *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
-esac
-"""
 NODE_V2 = b"""# Managed by the platform team: ask #infra before editing.
 version = 2
 oom_score = -999  # keep containerd alive under memory pressure
@@ -149,7 +132,8 @@ class Runs(NamedTuple):
 
 
 def containerd_pid(lab: LabState, host_exec, host: str) -> str:
-    return run(lab, host_exec, host, "cat /run/containerd-fixture.pid")
+    """containerd.service's main pid: a restart changes it."""
+    return run(lab, host_exec, host, "systemctl show -p MainPID --value containerd.service")
 
 
 def dump(lab: LabState, host_exec, host: str) -> str:
@@ -166,9 +150,8 @@ def lines_lost(old: bytes | None, new: bytes | None) -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
-    # sysv hosts: containerd runs under the test-fixture init script above, whose pidfile
-    # tells a restart apart; the systemd hosts' containerd.service path is not covered here.
-    with lab_of(online=len(CASES), restricted=0, trixie=1, init="sysv") as state:
+    # systemd hosts: Debian's own containerd.service runs containerd, as on a node.
+    with lab_of(online=len(CASES), restricted=0, trixie=1) as state:
         yield state
 
 
@@ -177,13 +160,11 @@ def runs(lab, host_exec, tmp_path_factory):
     """Seed every host, run the deploy, note what containerd runs, run it again."""
     shipped = {}
     for host, (config, _) in CASES.items():
-        seed_file(lab, host_exec, host, "/etc/init.d/containerd", CONTAINERD_INIT.encode())
         if config is not None:
             seed_file(lab, host_exec, host, CONFIG, config)
+        if config not in (None, REJECTED):  # containerd runs on the file it was given
+            run(lab, host_exec, host, "systemctl restart containerd.service")
         shipped[host] = read_bytes(lab, host_exec, host, CONFIG)
-        run(
-            lab, host_exec, host, "chmod 755 /etc/init.d/containerd && /etc/init.d/containerd start"
-        )
     for host in (CDI_OLD_DOCKER, CDI_DOCKER_26):
         fixture = NVIDIA_SMI.format(version="550.54.15").encode()
         seed_file(lab, host_exec, host, "/usr/local/bin/nvidia-smi", fixture)
