@@ -1,19 +1,28 @@
-"""Files gpu-docker writes on the host: small config files it owns, and the atomic upload
-beside a file it replaces (see ``gpu_docker.operations.daemon_json`` and ``.containerd``)."""
+"""Files gpu-docker writes on the host: small config files it owns, the atomic upload
+beside a file it replaces (see ``gpu_docker.operations.daemon_json`` and ``.containerd``),
+and a rollback putting such a file's backup back."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from io import StringIO
 from pathlib import PurePosixPath
+from typing import Any
 
+from pyinfra import host as current_host
 from pyinfra import logger
+from pyinfra.api import operation
 from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
 from pyinfra.operations import files
+from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import sh
+from gpu_docker.facts.files import FileBackups, RemoteFileText
+from gpu_docker.files import RollbackError, parse_backups, pick_backup
+from gpu_docker.operations.util import fail
 
 
 def root_file(name: str, dest: str, content: str) -> OperationMeta:
@@ -54,3 +63,44 @@ def upload_beside(
         f"gpu-docker: {cause}; {target} left untouched", fg="red", log_func=logger.error
     )
     return False
+
+
+@operation()
+def restore(path: str, wanted: str, keep: str, required: bool = True) -> Generator[Any, None, None]:
+    """
+    Put back a file (daemon.json, containerd's or the toolkit's config.toml) that a
+    gpu-docker run replaced, from the backup that run left beside it.
+
+    + path: the file (a symlink is followed)
+    + wanted: ``latest`` or the stamp of the run whose backup to restore
+    + keep: suffix of the copy of the current file kept first (``<target><keep>``, its mode
+      in ``.mode``), which the engine's apply puts back if it does not come back
+    + required: no backup fails the host (daemon.json: the rollback's reason to run);
+      otherwise that is said and nothing is done (a file the run never changed)
+
+    The backup's bytes are put back exactly, with the mode and owner kept beside it; an
+    ``.absent`` backup means there was no file, so it is removed. Nothing is written when
+    the file already is the backup.
+    """
+    host = current_host
+    listing = host.get_fact(FileBackups, path=path)
+    try:
+        backup = pick_backup(listing.target, parse_backups(listing.target, listing.paths), wanted)
+    except RollbackError as exc:
+        if required:
+            yield from fail._inner(str(exc))
+        else:
+            host.noop(str(exc))
+        return
+    current = host.get_fact(RemoteFileText, path=path).text
+    old = None if backup.absent else host.get_fact(RemoteFileText, path=backup.path).text
+    if current == old:
+        host.noop(f"{listing.target} already is the backup from {backup.stamp}")
+        return
+    if host.state.config.DIFF:
+        verb = "remove" if old is None else "restore"
+        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
+        old_lines = (current or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
+            logger.info("  %s", line)
+    yield sh.command("restore", listing.target, backup.path, listing.target + keep)
