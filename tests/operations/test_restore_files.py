@@ -39,7 +39,7 @@ def test_no_backup_is_nothing_to_do_unless_required(run_op):
         restore, host_with(()), path=CONF, wanted="latest", keep=".k", required=False
     )
     assert commands == []
-    assert host.noops == [f"no gpu-docker backup of {CONF}: nothing to roll back to"]
+    assert host.logs == [f"no gpu-docker backup of {CONF}: nothing to roll back to"]
     commands, host = run_op(restore, host_with(()), path=CONF, wanted="latest", keep=".k")
     (command,) = commands
     assert "gpu-docker: no gpu-docker backup of" in command and host.noops == []

@@ -89,8 +89,8 @@ def restore(path: str, wanted: str, keep: str, required: bool = True) -> Generat
     except RollbackError as exc:
         if required:
             yield from fail._inner(str(exc))
-        else:
-            host.noop(str(exc))
+        else:  # said in the run too, not only with -v: the operator asked for this file
+            host.log(str(exc))
         return
     current = host.get_fact(RemoteFileText, path=path).text
     old = None if backup.absent else host.get_fact(RemoteFileText, path=backup.path).text

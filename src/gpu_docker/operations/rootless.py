@@ -96,8 +96,8 @@ def restore(user: str, wanted: str, keep: str) -> Generator[Any, None, None]:
     listing = host.get_fact(RootlessBackups, user=user, target=found.target)
     try:
         backup = pick_backup(listing.target, parse_backups(listing.target, listing.texts), wanted)
-    except RollbackError as exc:
-        host.noop(str(exc))
+    except RollbackError as exc:  # said in the run too, not only with -v
+        host.log(str(exc))
         return
     old = listing.texts[backup.path]
     if found.text == old:
