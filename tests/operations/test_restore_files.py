@@ -42,7 +42,7 @@ def test_no_backup_is_nothing_to_do_unless_required(run_op):
     assert host.logs == [f"no gpu-docker backup of {CONF}: nothing to roll back to"]
     commands, host = run_op(restore, host_with(()), path=CONF, wanted="latest", keep=".k")
     (command,) = commands
-    assert "gpu-docker: no gpu-docker backup of" in command and host.noops == []
+    assert "gpu-docker: no gpu-docker backup of" in command and host.logs == []
 
 
 def test_a_stamp_that_did_not_change_the_file_is_said_not_restored(run_op):
@@ -55,6 +55,6 @@ def test_a_stamp_that_did_not_change_the_file_is_said_not_restored(run_op):
         required=False,
     )
     assert commands == []
-    assert host.noops == [
+    assert host.logs == [
         f"no backup of {CONF} from 20240101T000000Z (there are: 20250101T000000Z)"
     ]

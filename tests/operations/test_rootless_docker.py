@@ -168,10 +168,10 @@ def test_rollback_to_a_run_that_created_her_file_removes_it(run_op):
 def test_rollback_without_her_backup_or_her_is_nothing_to_do_said(run_op):
     commands, host = run_op(restore, alice_backups(), user="alice", wanted="latest", keep=".k")
     assert commands == []
-    assert host.noops == [f"no gpu-docker backup of {TARGET}: nothing to roll back to"]
+    assert host.logs == [f"no gpu-docker backup of {TARGET}: nothing to roll back to"]
     commands, host = run_op(restore, alice(uid=None), user="alice", wanted="latest", keep=".k")
     assert commands == []
-    assert host.noops == ["there is no user 'alice' on this host: nothing to roll back"]
+    assert host.logs == ["there is no user 'alice' on this host: nothing to roll back"]
 
 
 def test_rollback_restart_only_waits_for_her_docker_to_answer(run_op):

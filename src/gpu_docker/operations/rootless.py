@@ -91,7 +91,7 @@ def restore(user: str, wanted: str, keep: str) -> Generator[Any, None, None]:
     """
     found = host.get_fact(RootlessDocker, user=user)
     if found.uid is None:
-        host.noop(f"there is no user {user!r} on this host: nothing to roll back")
+        host.log(f"there is no user {user!r} on this host: nothing to roll back")
         return
     listing = host.get_fact(RootlessBackups, user=user, target=found.target)
     try:
