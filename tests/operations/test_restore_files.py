@@ -55,6 +55,4 @@ def test_a_stamp_that_did_not_change_the_file_is_said_not_restored(run_op):
         required=False,
     )
     assert commands == []
-    assert host.logs == [
-        f"no backup of {CONF} from 20240101T000000Z (there are: 20250101T000000Z)"
-    ]
+    assert host.logs == [f"no backup of {CONF} from 20240101T000000Z (there are: 20250101T000000Z)"]
