@@ -38,6 +38,7 @@ from gpu_docker.operations import (
     dpkg,
     nvml,
 )
+from gpu_docker.operations import files as root_files
 from gpu_docker.operations import rootless as rootless_ops
 from gpu_docker.operations import runtime_config as runtime_config_ops
 from gpu_docker.operations.files import root_file
@@ -298,29 +299,76 @@ def verify() -> None:
 
 @deploy("gpu-docker rollback")
 def rollback() -> None:
-    """Put back the daemon.json a run replaced, restart docker safely, optionally purge the
-    toolkit: the undo of ``converge``, with the same preview and the same safety net."""
+    """Put back every file a run replaced (daemon.json, containerd's and the toolkit's
+    config.toml, rootless users' daemon.json), restart what reads them safely, optionally
+    purge the toolkit: the undo of ``converge``, with the same preview and safety net.
+
+    Each file's backup is picked by the same rule (``rollback_backup``); a file with no
+    backup was never changed by gpu-docker and is left alone (said). Only daemon.json is
+    required on a docker-only host: there it is what a rollback is for.
+    """
     keep = pre_rollback_suffix(run.start("rolled back"))
     settings = run.settings_or_fail()
     if settings is None:
         return
     facts = host.get_fact(HostPreflight)
-    restored = daemon_json.restore(
-        name=f"Restore daemon.json from its backup ({settings.rollback_backup})",
-        path=settings.daemon_json_path,
-        wanted=settings.rollback_backup,
+    wanted = settings.rollback_backup
+    # Read per container, so no restart follows.
+    root_files.restore(
+        name=f"Restore the toolkit's config.toml from its backup ({wanted})",
+        path=runtime_config.CONFIG_PATH,
+        wanted=wanted,
         keep=keep,
+        required=False,
     )
-    docker.apply(
-        name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
-        changes=[restored],
-        strategy=settings.restart_strategy,
-        daemon_json_path=settings.daemon_json_path,
+    containerd_host = host.get_fact(ContainerdFacts, path=settings.containerd_config_path)
+    config_toml = root_files.restore(
+        name=f"Restore containerd's config.toml from its backup ({wanted})",
+        path=settings.containerd_config_path,
+        wanted=wanted,
+        keep=keep,
+        required=False,
+    )
+    containerd.apply(
+        name=f"Apply to containerd ({settings.restart_strategy} if its config changed)",
+        changes=[config_toml],
+        settings=settings,
         backup=keep,
-        runtime_name="",
-        timeout=settings.restart_timeout,
-        preflight=facts,
+        service=containerd_host.service,
     )
+    for user in settings.rootless_users:
+        restored_user = rootless_ops.restore(
+            name=f"Restore {user}'s rootless daemon.json from its backup ({wanted})",
+            user=user,
+            wanted=wanted,
+            keep=keep,
+        )
+        rootless_ops.apply(
+            name=f"Apply to {user}'s rootless docker (systemctl --user, if it changed)",
+            changes=[restored_user],
+            settings=settings,
+            user=user,
+            backup=keep,
+            runtime_name="",
+        )
+    if settings.uses_docker:
+        restored = root_files.restore(
+            name=f"Restore daemon.json from its backup ({wanted})",
+            path=settings.daemon_json_path,
+            wanted=wanted,
+            keep=keep,
+            required=settings.container_engine == "docker",
+        )
+        docker.apply(
+            name=f"Apply to docker ({settings.restart_strategy} if anything changed)",
+            changes=[restored],
+            strategy=settings.restart_strategy,
+            daemon_json_path=settings.daemon_json_path,
+            backup=keep,
+            runtime_name="",
+            timeout=settings.restart_timeout,
+            preflight=facts,
+        )
     if settings.rollback_remove_packages:
         dpkg.remove_packages(
             name="Remove the toolkit packages",

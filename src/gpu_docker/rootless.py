@@ -52,6 +52,15 @@ class RootlessUser:
         return f"/run/user/{self.uid}"
 
 
+@dataclass(frozen=True)
+class UserBackups:
+    """A user's daemon.json backups, read as them: backup path -> its text (``None`` for
+    an ``.absent`` marker: there was no file)."""
+
+    target: str
+    texts: dict[str, str | None]
+
+
 def daemon_json_owned(settings: Settings) -> dict[str, Any]:
     """What a rootless daemon.json gets: the runtime (and, if asked, as the default).
 

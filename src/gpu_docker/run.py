@@ -22,7 +22,7 @@ from gpu_docker.facts.cdi import CdiFacts
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.facts.docker import HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.dpkg import DpkgAudit, InstalledPackages, PackageSelections
-from gpu_docker.facts.files import FileAge, RemoteFileText
+from gpu_docker.facts.files import DaemonJsonKept, FileAge, RemoteFileText
 from gpu_docker.facts.host_state import Read, fact_key
 from gpu_docker.facts.nvml import NvmlFacts
 from gpu_docker.facts.preflight import HostPreflight
@@ -71,6 +71,8 @@ def converge_reads(settings: Settings) -> list[Read]:
         fact_key(InstalledPackages, packages),
         fact_key(DpkgAudit, {}),
         fact_key(RemoteFileText, {"path": toolkit.APT_PIN}),
+        fact_key(PackageSelections, {"packages": toolkit.LEGACY_PACKAGES}),
+        fact_key(DaemonJsonKept, {"path": settings.daemon_json_path}),
     ]
     if settings.install_method != "offline":
         reads += [

@@ -175,3 +175,14 @@ def test_second_run_changes_nothing_uploads_nothing_restarts_nothing(
     result = totals(again)
     assert (result["success"], result["error"]) == ("-", "-")
     assert result["no_change"] == result["ops"]
+
+
+def test_a_no_op_run_sends_each_host_at_most_two_commands(lab, converged, run_pyinfra):
+    """The converge reads a converged host in one round trip and verifies it in another
+    (gpu_docker.facts.host_state); any other read would cost a fleet one more round trip
+    per host. pyinfra's -vvv output shows every command it sends, prefixed with the host."""
+    again = run_pyinfra("deploys/gpu_docker.py", "-vvv")
+    assert again.returncode == 0, output(again)
+    for host in lab.hosts:
+        sent = re.findall(rf"^\s*\[{re.escape(host.name)}\]\s+>>> ", output(again), re.MULTILINE)
+        assert 1 <= len(sent) <= 2, (host.name, len(sent))

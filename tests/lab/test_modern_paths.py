@@ -4,9 +4,8 @@ a rerun.
 Every case has its own host and settings in one temporary inventory; one pyinfra run
 converges them all, a second run must change nothing and restart nothing.
 
-containerd: Debian's containerd package ships only a systemd unit and the lab's hosts run
-no systemd, so each host gets a TEST FIXTURE sysv init script (below) that runs the
-system containerd on /etc/containerd/config.toml, as a node's service does. Debian
+containerd: systemd hosts, Debian's own containerd.service running the system containerd
+on /etc/containerd/config.toml, as on a node; a restart is told apart by its MainPID. Debian
 bookworm's containerd is 1.6: it reads version 2 files; a version 3 file (containerd 2.x)
 is merged and containerd 1.6 starts with it, but only unit tests and this merge prove v3,
 no containerd 2.x acts on it here.
@@ -16,8 +15,8 @@ that reports a driver version and lists no GPU, so what depends on the driver's 
 is tested for real: the spec (written by the stand-in ``nvidia-ctk cdi generate``, a
 fixture too) is generated once, kept on a rerun, and regenerated when the fixture's
 driver version changes. ``features.cdi`` is merged on docker 26 and refused with a message
-on docker 20.10. Not covered here: the nvidia-cdi-refresh units (the lab has no systemd;
-unit-tested) and ``docker run --device nvidia.com/gpu=all`` (no GPU).
+on docker 20.10. Not covered here: the nvidia-cdi-refresh units (the stand-in toolkit is
+1.17, which has none; unit-tested) and ``docker run --device nvidia.com/gpu=all`` (no GPU).
 
 NVML: lab dockers use the cgroupfs driver; ``nvml_symlinks=on`` on one host writes the udev
 rule (no /dev/nvidia* nodes to link: said), ``auto`` elsewhere writes nothing and says why.
@@ -25,6 +24,7 @@ rule (no /dev/nvidia* nodes to link: said), ``auto`` elsewhere writes nothing an
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
 import subprocess
@@ -55,23 +55,6 @@ pytestmark = pytest.mark.lab
 CONFIG = "/etc/containerd/config.toml"
 BIN = "/usr/bin/nvidia-container-runtime"
 PROBE = "gdprobe"  # an image of /usr/bin/true, built on the host
-CONTAINERD_INIT = """#!/bin/sh
-# gpu-docker TEST FIXTURE, not Debian's: a sysv init script for containerd, whose Debian
-# package ships only a systemd unit, so lab hosts without systemd run containerd on
-# /etc/containerd/config.toml as a node does.
-pidfile=/run/containerd-fixture.pid
-start() {
-    start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$pidfile" \\
-        --output /var/log/containerd.log --exec /usr/bin/containerd -- --config /etc/containerd/config.toml
-}
-stop() { start-stop-daemon --stop --quiet --pidfile "$pidfile" --retry 10 --remove-pidfile; }
-case "$1" in
-    start) start ;;
-    stop) stop ;;
-    restart) stop; start ;;
-    *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
-esac
-"""
 NODE_V2 = b"""# Managed by the platform team: ask #infra before editing.
 version = 2
 oom_score = -999  # keep containerd alive under memory pressure
@@ -104,6 +87,8 @@ NODE_V3 = b"""version = 3
 V1 = b"[plugins.cri]\n  systemd_cgroup = false  # a version 1 file: no version key\n"
 REJECTED = b'version = 2\noom_score = "high"  # containerd wants a number\n'
 
+TOOLKIT_CONFIG = "/etc/nvidia-container-runtime/config.toml"
+ROLLBACK = DEPLOY.parent / "rollback.py"
 SPEC = "/etc/cdi/nvidia.yaml"
 STAMP = "/var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
 NVIDIA_SMI = """#!/bin/sh
@@ -119,7 +104,10 @@ FEATURES = b'{\n  "log-level": "warn",\n  "features": {"buildkit": true}\n}\n'
 
 # host -> (starting config.toml, settings): None keeps the file Debian's package ships.
 CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
-    "lab-online-1": (None, {"container_engine": "both"}),
+    "lab-online-1": (
+        None,
+        {"container_engine": "both", "runtime_debug_log": "/var/log/nvidia-runtime.log"},
+    ),
     "lab-online-2": (
         NODE_V2,
         {"container_engine": "containerd", "containerd_default_runtime": True},
@@ -149,7 +137,8 @@ class Runs(NamedTuple):
 
 
 def containerd_pid(lab: LabState, host_exec, host: str) -> str:
-    return run(lab, host_exec, host, "cat /run/containerd-fixture.pid")
+    """containerd.service's main pid: a restart changes it."""
+    return run(lab, host_exec, host, "systemctl show -p MainPID --value containerd.service")
 
 
 def dump(lab: LabState, host_exec, host: str) -> str:
@@ -166,9 +155,8 @@ def lines_lost(old: bytes | None, new: bytes | None) -> list[str]:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
-    # sysv hosts: containerd runs under the test-fixture init script above, whose pidfile
-    # tells a restart apart; the systemd hosts' containerd.service path is not covered here.
-    with lab_of(online=len(CASES), restricted=0, trixie=1, init="sysv") as state:
+    # systemd hosts: Debian's own containerd.service runs containerd, as on a node.
+    with lab_of(online=len(CASES), restricted=0, trixie=1) as state:
         yield state
 
 
@@ -177,13 +165,13 @@ def runs(lab, host_exec, tmp_path_factory):
     """Seed every host, run the deploy, note what containerd runs, run it again."""
     shipped = {}
     for host, (config, _) in CASES.items():
-        seed_file(lab, host_exec, host, "/etc/init.d/containerd", CONTAINERD_INIT.encode())
         if config is not None:
             seed_file(lab, host_exec, host, CONFIG, config)
+        if config == NODE_V2:  # an operator's private file: the rollback must keep the mode
+            run(lab, host_exec, host, f"chmod 640 {CONFIG}")
+        if config not in (None, REJECTED):  # containerd runs on the file it was given
+            run(lab, host_exec, host, "systemctl restart containerd.service")
         shipped[host] = read_bytes(lab, host_exec, host, CONFIG)
-        run(
-            lab, host_exec, host, "chmod 755 /etc/init.d/containerd && /etc/init.d/containerd start"
-        )
     for host in (CDI_OLD_DOCKER, CDI_DOCKER_26):
         fixture = NVIDIA_SMI.format(version="550.54.15").encode()
         seed_file(lab, host_exec, host, "/usr/local/bin/nvidia-smi", fixture)
@@ -358,3 +346,30 @@ def test_nvml_rule_where_asked_and_the_cgroup_driver_named(lab, host_exec, runs)
         is None
     )
     assert "[lab-online-1] docker uses the cgroupfs cgroup driver: no NVML symlinks needed" in text
+
+
+def test_rollback_puts_back_the_config_tomls_and_restarts_containerd(
+    lab, host_exec, runs, run_pyinfra
+):
+    """The explicit rollback (run last: it undoes the converge) restores containerd's and
+    the toolkit's config.toml byte for byte with their mode, restarting containerd."""
+    hosts = ("lab-online-1", "lab-online-2")
+    pids = {host: containerd_pid(lab, host_exec, host) for host in hosts}
+    merged_toolkit = read_bytes(lab, host_exec, "lab-online-1", TOOLKIT_CONFIG) or b""
+    assert b"/var/log/nvidia-runtime.log" in merged_toolkit
+    limit = ("--limit", "lab-online-1", "--limit", "lab-online-2")
+    done = run_pyinfra(str(ROLLBACK), *limit, inventory=runs.inventory)
+    assert list(summary(done)) == ["*"], output(done)
+    for host in hosts:
+        assert read_bytes(lab, host_exec, host, CONFIG) == runs.shipped[host], host
+        assert containerd_pid(lab, host_exec, host) != pids[host], f"{host}: not restarted"
+        run(lab, host_exec, host, "ctr version >/dev/null")  # containerd answers
+        kept = run(lab, host_exec, host, f"stat -c %a {CONFIG}.gpu-docker-*.pre-rollback")
+        assert kept == "600"
+    assert run(lab, host_exec, "lab-online-2", f"stat -c '%a %U' {CONFIG}") == "640 root"
+    toolkit = read_bytes(lab, host_exec, "lab-online-1", TOOLKIT_CONFIG) or b""
+    backup = run(lab, host_exec, "lab-online-1", f"base64 -w0 {TOOLKIT_CONFIG}.gpu-docker-*.bak")
+    assert toolkit == base64.b64decode(backup) and b"nvidia-runtime.log" not in toolkit
+    # containerd only, no runtime settings: the toolkit's file was never changed, and said so.
+    text = output(done)
+    assert f"no gpu-docker backup of {TOOLKIT_CONFIG}: nothing to roll back to" in text, text

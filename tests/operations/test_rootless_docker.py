@@ -5,9 +5,9 @@ import json
 
 from fake_host import fact
 
-from gpu_docker.facts.rootless import RootlessDocker
-from gpu_docker.operations.rootless import apply, merge, verify
-from gpu_docker.rootless import RootlessUser, problems
+from gpu_docker.facts.rootless import RootlessBackups, RootlessDocker
+from gpu_docker.operations.rootless import apply, merge, restore, verify
+from gpu_docker.rootless import RootlessUser, UserBackups, problems
 from gpu_docker.settings import load_settings
 
 SETTINGS = load_settings("h", {"rootless_users": ["alice"]})
@@ -135,3 +135,54 @@ def test_preflight_names_a_missing_user_and_a_bad_file():
     bad = RootlessUser("alice", 1002, "/home/alice", TARGET, "[1,", "644", "active")
     (line,) = problems(SETTINGS, bad)
     assert line.startswith(f"{TARGET}: ") and "left untouched" in line
+
+
+def alice_backups(*texts: tuple[str, str | None]):
+    """alice's state plus her backups (stamp -> text; ``None``: an .absent marker)."""
+    found = alice(MERGED)
+    paths = {
+        f"{TARGET}.gpu-docker-{stamp}.bak" + ("" if text is not None else ".absent"): text
+        for stamp, text in texts
+    }
+    found[fact(RootlessBackups, user="alice", target=TARGET)] = UserBackups(TARGET, paths)
+    return found
+
+
+def test_rollback_restores_her_latest_backup_as_her(run_op):
+    facts = alice_backups(("20250101T000000Z", None), ("20250201T000000Z", '{"bridge": "none"}'))
+    commands, host = run_op(restore, facts, user="alice", wanted="latest", keep=".k")
+    (command,) = commands
+    assert command.startswith(AS_ALICE)
+    backup = f"{TARGET}.gpu-docker-20250201T000000Z.bak"
+    # Her file's current mode is the fallback for a backup kept without its .mode.
+    assert command.endswith(f" {TARGET} {backup} {TARGET}.k 640")
+    assert host.logs[0] == f"Will restore {TARGET} (backup from 20250201T000000Z)"
+
+
+def test_rollback_to_a_run_that_created_her_file_removes_it(run_op):
+    facts = alice_backups(("20250101T000000Z", None))
+    commands, _ = run_op(restore, facts, user="alice", wanted="20250101T000000Z", keep=".k")
+    assert commands[0].endswith(f"{TARGET}.gpu-docker-20250101T000000Z.bak.absent {TARGET}.k 640")
+
+
+def test_rollback_without_her_backup_or_her_is_nothing_to_do_said(run_op):
+    commands, host = run_op(restore, alice_backups(), user="alice", wanted="latest", keep=".k")
+    assert commands == []
+    assert host.logs == [f"no gpu-docker backup of {TARGET}: nothing to roll back to"]
+    commands, host = run_op(restore, alice(uid=None), user="alice", wanted="latest", keep=".k")
+    assert commands == []
+    assert host.logs == ["there is no user 'alice' on this host: nothing to roll back"]
+
+
+def test_rollback_restart_only_waits_for_her_docker_to_answer(run_op):
+    commands, _ = run_op(
+        apply,
+        alice(MERGED),
+        changes=[Changed()],
+        settings=SETTINGS,
+        user="alice",
+        backup=".k",
+        runtime_name="",
+    )
+    (command,) = commands
+    assert command.endswith(f"alice {TARGET} .k '' 60")

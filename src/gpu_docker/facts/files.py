@@ -65,8 +65,9 @@ class FileAge(FactBase["int | None"]):
         return int(text) if text.lstrip("-").isdigit() else None
 
 
-class DaemonJsonBackups(FactBase[BackupListing]):
-    """The backups gpu-docker runs left beside daemon.json (a symlink is followed)."""
+class FileBackups(FactBase[BackupListing]):
+    """The backups gpu-docker runs left beside a file it replaces (daemon.json, containerd's
+    or the toolkit's config.toml; a symlink is followed)."""
 
     def command(self, path: str) -> StringCommand:
         self.path = path

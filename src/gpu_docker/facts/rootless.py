@@ -1,14 +1,14 @@
-"""A rootless docker user's state (``rootless_users``), read as that user."""
+"""A rootless docker user's state (``rootless_users``) and backups, read as that user."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
-from pyinfra.api import FactBase, StringCommand
+from pyinfra.api import FactBase, QuoteString, StringCommand
 
 from gpu_docker import rootless, sh
-from gpu_docker.rootless import RootlessUser
+from gpu_docker.rootless import RootlessUser, UserBackups
 
 
 class RootlessDocker(FactBase[RootlessUser]):
@@ -38,3 +38,25 @@ class RootlessDocker(FactBase[RootlessUser]):
             mode=found.get("mode", ""),
             unit=found.get("unit", ""),
         )
+
+
+class RootlessBackups(FactBase[UserBackups]):
+    """The backups gpu-docker runs left beside a user's daemon.json, with their bytes, read
+    as the user (``target``: their daemon.json as :class:`RootlessDocker` resolved it)."""
+
+    def command(self, user: str, target: str) -> StringCommand:
+        self.target = target
+        return StringCommand(
+            "runuser", "-u", QuoteString(user), "--", sh.command("rootless_backups", target)
+        )
+
+    def process(self, output: list[str]) -> UserBackups:
+        found = sh.key_values(output)
+        texts: dict[str, str | None] = {}
+        for path, encoded in zip(found.get("backup", []), found.get("b64", []), strict=True):
+            try:
+                absent = path.endswith(".absent")
+                texts[path] = None if absent else base64.b64decode(encoded).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                texts[path] = "\x00"  # not UTF-8: shown as such, still restored byte for byte
+        return UserBackups(found.get("target", [self.target])[0] or self.target, texts)

@@ -1,4 +1,5 @@
-"""daemon.json: the owned settings merged in, and a backup put back by a rollback.
+"""daemon.json: the owned settings merged in (a rollback puts a backup back with
+:func:`gpu_docker.operations.files.restore`).
 
 Docker is then made to pick the file up by ``gpu_docker.operations.docker.apply``. The
 merge rules themselves are :mod:`gpu_docker.daemon_json` (pure).
@@ -16,8 +17,8 @@ from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json, sh
 from gpu_docker.facts import host_state
-from gpu_docker.facts.files import DaemonJsonBackups, RemoteFileText
-from gpu_docker.files import RollbackError, parse_backups, pick_backup, temp_beside
+from gpu_docker.facts.files import RemoteFileText
+from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import upload_beside
 from gpu_docker.operations.util import WithConnectorArguments, fail
 
@@ -69,37 +70,3 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, No
     yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
     yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
     yield sh.command("swap_in", temp, target, target + backup)
-
-
-@operation()
-def restore(path: str, wanted: str, keep: str) -> Generator[Any, None, None]:
-    """
-    Put back the daemon.json a gpu-docker run replaced.
-
-    + path: daemon.json (a symlink is followed)
-    + wanted: ``latest`` or the stamp of the run whose backup to restore
-    + keep: suffix of the copy of the current file kept first (``<target><keep>``), which
-      ``docker.apply`` restores if docker does not come back with the old file
-
-    The backup's bytes are put back exactly (0644 root); an ``.absent`` backup means there
-    was no daemon.json, so the file is removed. Nothing is written when the file already
-    is the backup.
-    """
-    listing = host_state.read(DaemonJsonBackups, path=path)
-    try:
-        backup = pick_backup(listing.target, parse_backups(listing.target, listing.paths), wanted)
-    except RollbackError as exc:
-        yield from fail._inner(str(exc))
-        return
-    current = host_state.read(RemoteFileText, path=path).text
-    old = None if backup.absent else host_state.read(RemoteFileText, path=backup.path).text
-    if current == old:
-        host.noop(f"{listing.target} already is the backup from {backup.stamp}")
-        return
-    if host.state.config.DIFF:
-        verb = "remove" if old is None else "restore"
-        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
-        old_lines = (current or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
-            logger.info("  %s", line)
-    yield sh.command("restore", listing.target, backup.path, listing.target + keep)

@@ -233,7 +233,7 @@ def restore_kept(daemon_json_path: str) -> Generator[StringCommand, None, None]:
             daemon_json_path="/etc/docker/daemon.json",
         )
     """
-    kept = host.get_fact(DaemonJsonKept, path=daemon_json_path)
+    kept = host_state.read(DaemonJsonKept, path=daemon_json_path)
     for other in kept.differing():
         host.log(
             f"gpu-docker: {other} was left by an interrupted purge and is not "
@@ -289,7 +289,7 @@ def purge_legacy(
             lock_wait=dpkg.lock_wait(300),
         )
     """
-    selections = host.get_fact(PackageSelections, packages=tuple(packages))
+    selections = host_state.read(PackageSelections, packages=tuple(packages))
     present = legacy_present(selections)
     if not present:
         host.noop("no nvidia-docker2 or nvidia-container-runtime")

@@ -1,5 +1,6 @@
-"""Files gpu-docker writes on the host: small config files it owns, and the atomic upload
-beside a file it replaces (see ``gpu_docker.operations.daemon_json`` and ``.containerd``)."""
+"""Files gpu-docker writes on the host: small config files it owns, the atomic upload
+beside a file it replaces (see ``gpu_docker.operations.daemon_json`` and ``.containerd``),
+and a rollback putting such a file's backup back."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import sh
 from gpu_docker.facts import host_state
-from gpu_docker.facts.files import RemoteFileText
-from gpu_docker.files import temp_beside
-from gpu_docker.operations.util import WithConnectorArguments
+from gpu_docker.facts.files import FileBackups, RemoteFileText
+from gpu_docker.files import RollbackError, parse_backups, pick_backup, temp_beside
+from gpu_docker.operations.util import WithConnectorArguments, fail
 
 #: What ``root_file`` leaves: mode, owner and group as ``stat -c '%a %U %G'`` prints them.
 ROOT_FILE_META = "644 root root"
@@ -95,3 +96,43 @@ def upload_beside(
         f"gpu-docker: {cause}; {target} left untouched", fg="red", log_func=logger.error
     )
     return False
+
+
+@operation()
+def restore(path: str, wanted: str, keep: str, required: bool = True) -> Generator[Any, None, None]:
+    """
+    Put back a file (daemon.json, containerd's or the toolkit's config.toml) that a
+    gpu-docker run replaced, from the backup that run left beside it.
+
+    + path: the file (a symlink is followed)
+    + wanted: ``latest`` or the stamp of the run whose backup to restore
+    + keep: suffix of the copy of the current file kept first (``<target><keep>``, its mode
+      in ``.mode``), which the engine's apply puts back if it does not come back
+    + required: no backup fails the host (daemon.json: the rollback's reason to run);
+      otherwise that is said and nothing is done (a file the run never changed)
+
+    The backup's bytes are put back exactly, with the mode and owner kept beside it; an
+    ``.absent`` backup means there was no file, so it is removed. Nothing is written when
+    the file already is the backup.
+    """
+    listing = host_state.read(FileBackups, path=path)
+    try:
+        backup = pick_backup(listing.target, parse_backups(listing.target, listing.paths), wanted)
+    except RollbackError as exc:
+        if required:
+            yield from fail._inner(str(exc))
+        else:  # said in the run too, not only with -v: the operator asked for this file
+            host.log(str(exc))
+        return
+    current = host_state.read(RemoteFileText, path=path).text
+    old = None if backup.absent else host_state.read(RemoteFileText, path=backup.path).text
+    if current == old:
+        host.noop(f"{listing.target} already is the backup from {backup.stamp}")
+        return
+    if host.state.config.DIFF:
+        verb = "remove" if old is None else "restore"
+        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
+        old_lines = (current or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
+            logger.info("  %s", line)
+    yield sh.command("restore", listing.target, backup.path, listing.target + keep)

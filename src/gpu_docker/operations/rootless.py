@@ -21,7 +21,8 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json, rootless, sh
-from gpu_docker.facts.rootless import RootlessDocker
+from gpu_docker.facts.rootless import RootlessBackups, RootlessDocker
+from gpu_docker.files import RollbackError, parse_backups, pick_backup
 from gpu_docker.operations.util import fail
 from gpu_docker.rootless import RootlessUser
 from gpu_docker.settings import Settings
@@ -74,8 +75,54 @@ def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, No
 
 
 @operation()
+def restore(user: str, wanted: str, keep: str) -> Generator[Any, None, None]:
+    """
+    Put back a rootless user's daemon.json from the backup a gpu-docker run left, as them.
+
+    + user: the login name from ``rootless_users``
+    + wanted: ``latest`` or the stamp of the run whose backup to restore
+    + keep: suffix of the copy of the current file kept first (``<target><keep>``), which
+      :func:`apply` puts back if their docker does not come back
+
+    The same picking and restore as the system files (:func:`gpu_docker.operations.files.restore`),
+    run by the user: the file stays theirs, with the mode it had (kept beside the backup;
+    a backup from before that was kept gets the current file's mode). No user or no
+    backup: nothing to do, said.
+    """
+    found = host.get_fact(RootlessDocker, user=user)
+    if found.uid is None:
+        host.log(f"there is no user {user!r} on this host: nothing to roll back")
+        return
+    listing = host.get_fact(RootlessBackups, user=user, target=found.target)
+    try:
+        backup = pick_backup(listing.target, parse_backups(listing.target, listing.texts), wanted)
+    except RollbackError as exc:  # said in the run too, not only with -v
+        host.log(str(exc))
+        return
+    old = listing.texts[backup.path]
+    if found.text == old:
+        host.noop(f"{listing.target} already is the backup from {backup.stamp}")
+        return
+    if host.state.config.DIFF:
+        verb = "remove" if old is None else "restore"
+        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
+        old_lines = (found.text or "").splitlines(keepends=True)
+        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
+            logger.info("  %s", line)
+    fallback = found.mode or "644"
+    yield as_user(
+        found,
+        sh.command("restore", listing.target, backup.path, listing.target + keep, fallback),
+    )
+
+
+@operation()
 def apply(
-    changes: Sequence[OperationMeta], settings: Settings, user: str, backup: str
+    changes: Sequence[OperationMeta],
+    settings: Settings,
+    user: str,
+    backup: str,
+    runtime_name: str | None = None,
 ) -> Generator[Any, None, None]:
     """
     Restart a user's rootless docker when their daemon.json or the toolkit changed.
@@ -84,6 +131,8 @@ def apply(
     + settings: runtime name, restart strategy and timeout
     + user: the login name
     + backup: this run's backup suffix, put back if their docker rejects the file
+    + runtime_name: the runtime their docker must list once restarted (default: the
+      settings'); ``""`` after a rollback, which only needs it to answer
 
     Through their systemd manager, as them. ``never`` reports the restart pending; a docker
     that is not running is not started (it reads the file when it starts), nor is one
@@ -117,7 +166,7 @@ def apply(
             user,
             found.target,
             backup,
-            settings.runtime_name,
+            settings.runtime_name if runtime_name is None else runtime_name,
             str(settings.restart_timeout),
         ),
     )

@@ -13,8 +13,11 @@ answers() {
         [ -S "$address" ]
     fi
 }
+# Under systemd a containerd that kept failing may have hit its start limit: clear it first.
 restart() {
-    if [ "$service" = systemd ]; then systemctl restart containerd; else /etc/init.d/containerd restart; fi >/dev/null 2>&1
+    if [ "$service" = systemd ]; then
+        systemctl reset-failed containerd.service; systemctl restart containerd.service
+    else /etc/init.d/containerd restart; fi >/dev/null 2>&1
 }
 # Wait for the socket to answer again, polling every 0.2 s (a restart takes about a second).
 settle() {
@@ -27,7 +30,8 @@ settle() {
     return 1
 }
 why() {
-    if [ "$service" = systemd ]; then journalctl -u containerd -n 30 --no-pager -o cat 2>/dev/null
+    # containerd's own lines, not systemd's "Failed to start containerd.service".
+    if [ "$service" = systemd ]; then journalctl _SYSTEMD_UNIT=containerd.service -n 30 --no-pager -o cat 2>/dev/null
     else tail -n 30 /var/log/containerd.log 2>/dev/null; fi \
         | grep -iE 'level=(error|fatal)|failed' | tail -n 1 | cut -c 1-300
 }
@@ -38,8 +42,12 @@ fi
 restart
 settle && exit 0
 reason=$(why)
+# The backup is 0600: the mode and owner the file had are kept beside it (.mode).
 if [ -f "$target$backup" ]; then
-    cp -p -- "$target$backup" "$target.restore" && mv -f -- "$target.restore" "$target" \
+    mode="644 root:root"
+    [ -f "$target$backup.mode" ] && mode=$(cat -- "$target$backup.mode")
+    cp -- "$target$backup" "$target.restore" && chown "${mode#* }" "$target.restore" \
+        && chmod "${mode%% *}" "$target.restore" && mv -f -- "$target.restore" "$target" \
         && restored="previous config restored"
 elif [ -f "$target$backup.absent" ]; then
     rm -f -- "$target" && restored="new config removed (there was none before)"

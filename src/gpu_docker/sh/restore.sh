@@ -1,8 +1,10 @@
 #!/bin/sh
-# Put a daemon.json backup back byte for byte, with the mode and owner it had (kept in
-# <backup>.mode), keeping the file it replaces (and its mode).
-# Args: target backup keep-path
-target=$1 backup=$2 keep=$3
+# Put a backup (daemon.json, a config.toml, a rootless user's daemon.json) back byte for
+# byte, with the mode and owner it had (kept in <backup>.mode), keeping the file it
+# replaces (and its mode).
+# Args: target backup keep-path [fallback-mode-and-owner: for a backup without .mode]
+# A .mode of only a mode (a rootless user's file, restored as that user) sets no owner.
+target=$1 backup=$2 keep=$3 fallback=${4:-644 root:root}
 if [ -e "$target" ]; then
     stat -L -c '%a %u:%g' -- "$target" > "$keep.mode" \
         && cp -p -- "$target" "$keep.part" && chmod 0600 "$keep.part" && mv -f -- "$keep.part" "$keep"
@@ -11,8 +13,9 @@ else
 fi || { printf 'gpu-docker: %s\n' "could not keep a copy of $target; nothing restored" >&2; exit 1; }
 case $backup in
     *.absent) rm -f -- "$target" ;;
-    *) mode="644 root:root"  # a backup from before modes were kept beside it
+    *) mode=$fallback
         [ -f "$backup.mode" ] && mode=$(cat -- "$backup.mode")
-        cp -- "$backup" "$target.restore" && chown "${mode#* }" "$target.restore" \
+        cp -- "$backup" "$target.restore" \
+            && case $mode in *" "*) chown "${mode#* }" "$target.restore" ;; esac \
             && chmod "${mode%% *}" "$target.restore" && mv -f -- "$target.restore" "$target" ;;
 esac

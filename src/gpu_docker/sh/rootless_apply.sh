@@ -6,8 +6,13 @@
 # (when this run replaced one) and docker restarted on it; then the host fails.
 # Args: user target backup-suffix runtime timeout
 user=$1 target=$2 backup=$3 runtime=$4 timeout=$5
+# The backup is 0600; the mode the file had is kept beside it (.mode).
 restore() {
-    if [ -f "$target$backup" ]; then cp -p -- "$target$backup" "$target" && echo " the previous daemon.json is back"
+    if [ -f "$target$backup" ]; then
+        mode=$(stat -c %a -- "$target" 2>/dev/null) || mode=644
+        [ -f "$target$backup.mode" ] && mode=$(cat -- "$target$backup.mode")
+        cp -- "$target$backup" "$target.restore" && chmod "${mode%% *}" "$target.restore" \
+            && mv -f -- "$target.restore" "$target" && echo " the previous daemon.json is back"
     elif [ -f "$target$backup.absent" ]; then rm -f -- "$target" && echo " daemon.json removed again (there was none)"
     fi
 }
@@ -21,7 +26,12 @@ if dockerd --help 2>&1 | grep -q -- '--validate'; then
         fail "dockerd rejected $target ($(echo "$why" | tail -n1));$back; docker not restarted"
     fi
 fi
-listed() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q "\"$runtime\""; }
+# An empty runtime (a rollback): docker answering is enough.
+listed() {
+    runtimes=$(docker info --format '{{json .Runtimes}}' 2>/dev/null) || return 1
+    [ -z "$runtime" ] || echo "$runtimes" | grep -q "\"$runtime\""
+}
+if [ -n "$runtime" ]; then wanted="list the $runtime runtime"; else wanted="answer"; fi
 wait_up() {
     i=0
     while [ "$i" -lt "$timeout" ]; do listed && return 0; sleep 1; i=$((i + 1)); done
@@ -33,6 +43,6 @@ if ! wait_up; then
     back=$(restore)
     systemctl --user reset-failed docker.service 2>/dev/null
     systemctl --user restart docker.service
-    fail "it did not list the $runtime runtime within ${timeout}s after the restart;$back; docker restarted on it"
+    fail "it did not $wanted within ${timeout}s after the restart;$back; docker restarted on it"
 fi
-echo "$user's rootless docker restarted and lists the $runtime runtime"
+echo "$user's rootless docker restarted and does $wanted"
