@@ -13,17 +13,16 @@ from collections.abc import Generator, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from pyinfra import host, logger
+from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import containerd, sh
 from gpu_docker.facts import host_state
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import upload_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail
+from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
 from gpu_docker.settings import Settings
 from gpu_docker.toml_merge import TomlMergeError, plain
 
@@ -59,11 +58,7 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
     if not result.changed:
         host.noop(f"{facts.target} already has the {settings.runtime_name} runtime")
         return
-    if host.state.config.DIFF:
-        host.log(f"Will {'modify' if facts.text is not None else 'create'} {facts.target}")
-        old_lines = (facts.text or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
-            logger.info("  %s", line)
+    preview_diff(write_headline(facts.target, facts.text is not None), facts.text, result.text)
     target = str(PurePosixPath(facts.target))
     temp = temp_beside(target)
     yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))

@@ -11,16 +11,15 @@ from collections.abc import Generator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from pyinfra import host, logger
+from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
-from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json, sh
 from gpu_docker.facts import host_state
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import upload_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail
+from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
 
 
 @operation()
@@ -59,11 +58,9 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, No
         host.noop(f"{current.target} already has the owned settings")
         return
 
-    if host.state.config.DIFF:
-        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
-        old_lines = (current.text or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
-            logger.info("  %s", line)
+    preview_diff(
+        write_headline(current.target, current.text is not None), current.text, result.text
+    )
 
     target = str(PurePosixPath(current.target))
     temp = temp_beside(target)

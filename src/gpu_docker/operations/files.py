@@ -14,13 +14,12 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
-from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import sh
 from gpu_docker.facts import host_state
 from gpu_docker.facts.files import FileBackups, RemoteFileText
 from gpu_docker.files import RollbackError, parse_backups, pick_backup, temp_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail
+from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
 
 #: What ``root_file`` leaves: mode, owner and group as ``stat -c '%a %U %G'`` prints them.
 ROOT_FILE_META = "644 root root"
@@ -54,11 +53,7 @@ def root_file(dest: str, content: str) -> Generator[Any, None, None]:
     if current.text == content and current.meta == ROOT_FILE_META:
         host.noop(f"{current.target} is up to date")
         return
-    if host.state.config.DIFF:
-        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
-        old_lines = (current.text or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, content.splitlines(keepends=True)):
-            logger.info("  %s", line)
+    preview_diff(write_headline(current.target, current.text is not None), current.text, content)
     target = current.target
     temp = temp_beside(target)
     yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
@@ -129,10 +124,6 @@ def restore(path: str, wanted: str, keep: str, required: bool = True) -> Generat
     if current == old:
         host.noop(f"{listing.target} already is the backup from {backup.stamp}")
         return
-    if host.state.config.DIFF:
-        verb = "remove" if old is None else "restore"
-        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
-        old_lines = (current or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
-            logger.info("  %s", line)
+    verb = "remove" if old is None else "restore"
+    preview_diff(f"Will {verb} {listing.target} (backup from {backup.stamp})", current, old)
     yield sh.command("restore", listing.target, backup.path, listing.target + keep)

@@ -15,15 +15,14 @@ import base64
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from pyinfra import host, logger
+from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import daemon_json, rootless, sh
 from gpu_docker.facts.rootless import RootlessBackups, RootlessDocker
 from gpu_docker.files import RollbackError, parse_backups, pick_backup
-from gpu_docker.operations.util import fail
+from gpu_docker.operations.util import fail, preview_diff, write_headline
 from gpu_docker.rootless import RootlessUser
 from gpu_docker.settings import Settings
 
@@ -65,11 +64,7 @@ def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, No
     if not result.changed:
         host.noop(f"{found.target} already has the {settings.runtime_name} runtime")
         return
-    if host.state.config.DIFF:
-        host.log(f"Will {'modify' if found.text is not None else 'create'} {found.target}")
-        old_lines = (found.text or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
-            logger.info("  %s", line)
+    preview_diff(write_headline(found.target, found.text is not None), found.text, result.text)
     encoded = base64.b64encode(result.text.encode()).decode()
     yield as_user(found, sh.command("rootless_write", encoded, found.target, backup))
 
@@ -103,12 +98,8 @@ def restore(user: str, wanted: str, keep: str) -> Generator[Any, None, None]:
     if found.text == old:
         host.noop(f"{listing.target} already is the backup from {backup.stamp}")
         return
-    if host.state.config.DIFF:
-        verb = "remove" if old is None else "restore"
-        host.log(f"Will {verb} {listing.target} (backup from {backup.stamp})")
-        old_lines = (found.text or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, (old or "").splitlines(keepends=True)):
-            logger.info("  %s", line)
+    verb = "remove" if old is None else "restore"
+    preview_diff(f"Will {verb} {listing.target} (backup from {backup.stamp})", found.text, old)
     fallback = found.mode or "644"
     yield as_user(
         found,

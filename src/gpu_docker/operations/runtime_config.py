@@ -13,13 +13,12 @@ from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import QuoteString, StringCommand, operation
-from pyinfra.operations.util.files import generate_color_diff
 
 from gpu_docker import sh
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import upload_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail
+from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
 from gpu_docker.runtime_config import CONFIG_PATH
 from gpu_docker.toml_merge import TomlMergeError
 from gpu_docker.toml_merge import merge as merge_toml
@@ -51,11 +50,9 @@ def merge(owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
     if not result.changed:
         host.noop(f"{current.target} already has the runtime settings")
         return
-    if host.state.config.DIFF:
-        host.log(f"Will {'modify' if current.text is not None else 'create'} {current.target}")
-        old_lines = (current.text or "").splitlines(keepends=True)
-        for line in generate_color_diff(old_lines, result.text.splitlines(keepends=True)):
-            logger.info("  %s", line)
+    preview_diff(
+        write_headline(current.target, current.text is not None), current.text, result.text
+    )
     if not host.state.is_executing:
         host.log("no restart needed: the runtime reads it for each new container")
     target = current.target

@@ -11,6 +11,7 @@ from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
 from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
+from pyinfra.operations.util.files import generate_color_diff
 
 
 def _fail_command(message: str) -> StringCommand:
@@ -49,3 +50,20 @@ class WithConnectorArguments(FunctionCommand):
 
     def execute(self, state: State, host: Host, connector_arguments: ConnectorArguments) -> Any:
         return self.function(state, host, *self.args, arguments=connector_arguments, **self.kwargs)
+
+
+def preview_diff(headline: str, old: str | None, new: str | None) -> None:
+    """With ``--diff``: say what will happen to a file and show the unified diff of its text
+    (``None``: no file), as pyinfra's ``files.put`` does. Every operation that writes a file
+    previews it through here."""
+    if not host.state.config.DIFF:
+        return
+    host.log(headline)
+    before = (old or "").splitlines(keepends=True)
+    for line in generate_color_diff(before, (new or "").splitlines(keepends=True)):
+        logger.info("  %s", line)
+
+
+def write_headline(target: str, existed: bool) -> str:
+    """The preview's line for a file about to be written."""
+    return f"Will {'modify' if existed else 'create'} {target}"
