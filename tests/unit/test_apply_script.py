@@ -2,7 +2,7 @@
 
 The end-to-end lab runs these scripts on real dockerd, but only down the branches a lab
 case happens to reach, and slowly. Here ``sh`` runs the very script text gpu-docker sends
-(``gpu_docker.sh.text``) with stubs first on PATH (``tests/unit/stubs``): a pretend
+(``gpu_docker.sh.script``) with stubs first on PATH (``tests/unit/stubs``): a pretend
 dockerd whose behaviour follows the daemon.json it reads, systemd's ``systemctl`` with its
 start limit, the sysv ``service``, ``journalctl`` with dockerd's and systemd's lines,
 ``pgrep``, and a ``sleep`` that returns at once. Every branch is covered for both inits.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from gpu_docker.sh import text as script
+from gpu_docker.sh import script
 
 STUBS = Path(__file__).with_name("stubs")
 RUNTIME = "nvidia"

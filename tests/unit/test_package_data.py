@@ -30,8 +30,10 @@ def test_every_script_the_code_names_ships_with_the_package() -> None:
     for module in SRC.rglob("*.py"):
         code = module.read_text()
         named |= set(re.findall(r'sh\.command\(\s*"([a-z_]+)"', code))
-        for libs in re.findall(r"libs=\(([^)]*)\)", code):
-            named |= {f"lib_{lib}" for lib in re.findall(r'"([a-z_]+)"', libs)}
+    for script in (SRC / "sh").glob("*.sh"):
+        for line in script.read_text().splitlines():
+            if line.startswith(sh.LIBS_LINE):
+                named |= {f"lib_{lib}" for lib in line[len(sh.LIBS_LINE) :].split()}
     shipped = {path.stem for path in (SRC / "sh").glob("*.sh")}
     assert named, "no sh.command calls found: the pattern is out of date"
     assert named == shipped

@@ -56,7 +56,7 @@ class RunningDockerd(FactBase[DockerdGpus]):
     """Whether the running dockerd registered the ``--gpus`` device driver, and its runtimes."""
 
     def command(self) -> StringCommand:
-        return sh.command("dockerd_gpus", libs=("dockerd",))
+        return sh.command("dockerd_gpus")
 
     def process(self, output: list[str]) -> DockerdGpus:
         return parse_dockerd_gpus(output)
@@ -83,7 +83,6 @@ class GpuDockerVerification(FactBase[Verification]):
             image,
             "0" if dry else "1",
             *packages,
-            libs=("dockerd", "gpu", "probe"),
         )
 
     def process(self, output: list[str]) -> Verification:

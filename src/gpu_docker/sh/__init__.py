@@ -28,13 +28,31 @@ def inline(script: str, *args: str) -> StringCommand:
     )
 
 
-def command(name: str, *args: str, libs: tuple[str, ...] = ()) -> StringCommand:
-    """Run the packaged script ``<name>.sh`` on the host with ``args`` as ``$1``...
+#: A script names the libraries (``lib_<name>.sh``: shell functions only) it needs on a
+#: line of its own: ``# libs: dockerd probe``.
+LIBS_LINE = "# libs:"
 
-    ``libs`` name ``lib_<lib>.sh`` files (shell functions only) sent ahead of the script,
-    so two scripts can share a function without a file on the host.
-    """
-    return inline("".join(text(f"lib_{lib}") for lib in libs) + text(name), *args)
+
+@functools.cache
+def script(name: str) -> str:
+    """The script ``<name>.sh`` with the libraries its ``# libs:`` line names sent ahead of
+    it, so scripts share a function without a file on the host."""
+    body = text(name)
+    libs = next(
+        (
+            line[len(LIBS_LINE) :].split()
+            for line in body.splitlines()
+            if line.startswith(LIBS_LINE)
+        ),
+        [],
+    )
+    return "".join(text(f"lib_{lib}") for lib in libs) + body
+
+
+def command(name: str, *args: str) -> StringCommand:
+    """Run the packaged script ``<name>.sh`` (with its libraries) on the host, ``args`` as
+    ``$1``..."""
+    return inline(script(name), *args)
 
 
 def key_values(output: list[str]) -> dict[str, list[str]]:

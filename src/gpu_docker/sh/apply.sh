@@ -3,23 +3,18 @@
 # for the runtime, and roll back to the previous daemon.json if docker does not come back.
 # Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
 #       reload-stamp
+# libs: backup
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 stamp=$9
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 # Put back the file this run replaced (the backup carries this run's suffix), with its mode
 # and owner; say what it did.
 restore() {
-    if [ -f "$target$backup" ]; then
-        mode="644 root:root"
-        [ -f "$target$backup.mode" ] && mode=$(cat -- "$target$backup.mode")
-        cp -- "$target$backup" "$target.restore" && chown "${mode#* }" "$target.restore" \
-            && chmod "${mode%% *}" "$target.restore" && mv -f -- "$target.restore" "$target" \
-            && restored="previous daemon.json restored"
-    elif [ -f "$target$backup.absent" ]; then
-        rm -f -- "$target" && restored="new daemon.json removed (there was none before)"
-    else
-        restored="daemon.json was not changed by this run"
-    fi
+    case $(put_back "$target" "$target$backup" "644 root:root") in
+        restored) restored="previous daemon.json restored" ;;
+        removed) restored="new daemon.json removed (there was none before)" ;;
+        *) restored="daemon.json was not changed by this run" ;;
+    esac
 }
 # systemd refuses a start after StartLimitBurst failed ones (docker.service restarts a
 # dockerd that dies with a bad daemon.json by itself): forget them, or the rollback's

@@ -3,6 +3,7 @@
 # put the previous config back (restarting again) if it does not. Running containers
 # survive a containerd restart: their shims keep them.
 # Args: conf backup-suffix address timeout service(systemd/initd)
+# libs: backup
 conf=$1 backup=$2 address=$3 timeout=$4 service=$5
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
@@ -43,15 +44,10 @@ restart
 settle && exit 0
 reason=$(why)
 # The backup is 0600: the mode and owner the file had are kept beside it (.mode).
-if [ -f "$target$backup" ]; then
-    mode="644 root:root"
-    [ -f "$target$backup.mode" ] && mode=$(cat -- "$target$backup.mode")
-    cp -- "$target$backup" "$target.restore" && chown "${mode#* }" "$target.restore" \
-        && chmod "${mode%% *}" "$target.restore" && mv -f -- "$target.restore" "$target" \
-        && restored="previous config restored"
-elif [ -f "$target$backup.absent" ]; then
-    rm -f -- "$target" && restored="new config removed (there was none before)"
-fi
+case $(put_back "$target" "$target$backup" "644 root:root") in
+    restored) restored="previous config restored" ;;
+    removed) restored="new config removed (there was none before)" ;;
+esac
 restart
 if settle; then
     say "containerd did not answer on $address within ${timeout}s after the restart${reason:+ (containerd: $reason)}; ${restored:-config left as is} and containerd restarted: it runs as before"

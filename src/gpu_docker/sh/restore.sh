@@ -4,6 +4,7 @@
 # replaces (and its mode).
 # Args: target backup keep-path [fallback-mode-and-owner: for a backup without .mode]
 # A .mode of only a mode (a rootless user's file, restored as that user) sets no owner.
+# libs: backup
 target=$1 backup=$2 keep=$3 fallback=${4:-644 root:root}
 if [ -e "$target" ]; then
     stat -L -c '%a %u:%g' -- "$target" > "$keep.mode" \
@@ -11,11 +12,4 @@ if [ -e "$target" ]; then
 else
     : > "$keep.absent" && chmod 0600 "$keep.absent"
 fi || { printf 'gpu-docker: %s\n' "could not keep a copy of $target; nothing restored" >&2; exit 1; }
-case $backup in
-    *.absent) rm -f -- "$target" ;;
-    *) mode=$fallback
-        [ -f "$backup.mode" ] && mode=$(cat -- "$backup.mode")
-        cp -- "$backup" "$target.restore" \
-            && case $mode in *" "*) chown "${mode#* }" "$target.restore" ;; esac \
-            && chmod "${mode%% *}" "$target.restore" && mv -f -- "$target.restore" "$target" ;;
-esac
+put_back "$target" "${backup%.absent}" "$fallback" >/dev/null

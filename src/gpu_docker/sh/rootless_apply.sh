@@ -5,16 +5,14 @@
 # that does not come back with the runtime, gets the file this run replaced put back
 # (when this run replaced one) and docker restarted on it; then the host fails.
 # Args: user target backup-suffix runtime timeout
+# libs: backup
 user=$1 target=$2 backup=$3 runtime=$4 timeout=$5
 # The backup is 0600; the mode the file had is kept beside it (.mode).
 restore() {
-    if [ -f "$target$backup" ]; then
-        mode=$(stat -c %a -- "$target" 2>/dev/null) || mode=644
-        [ -f "$target$backup.mode" ] && mode=$(cat -- "$target$backup.mode")
-        cp -- "$target$backup" "$target.restore" && chmod "${mode%% *}" "$target.restore" \
-            && mv -f -- "$target.restore" "$target" && echo " the previous daemon.json is back"
-    elif [ -f "$target$backup.absent" ]; then rm -f -- "$target" && echo " daemon.json removed again (there was none)"
-    fi
+    case $(put_back "$target" "$target$backup" "$(stat -c %a -- "$target" 2>/dev/null || echo 644)") in
+        restored) echo " the previous daemon.json is back" ;;
+        removed) echo " daemon.json removed again (there was none)" ;;
+    esac
 }
 fail() {
     printf 'gpu-docker: %s\n' "$user's rootless docker: $1" >&2
