@@ -61,20 +61,9 @@ LimitCORE=
 CGROUPS_SCRIPT = """\
 #!/bin/sh
 # gpu-docker lab: let runc create container cgroups (nspawn mounts controllers read-only).
-# Under a busy boot one remount has been seen not to take (runc then met a read-only
-# cpuset): each controller is remounted until a cgroup can be made in it, for up to 10 s.
-status=0
 for m in /sys/fs/cgroup/*/; do
-    case $m in */systemd/ | */unified/) continue ;; esac
-    i=0
-    until mkdir "${m}gpu-docker-lab-probe" 2>/dev/null && rmdir "${m}gpu-docker-lab-probe"; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ]; then echo "$m stays read-only" >&2; status=1; break; fi
-        mount -o remount,bind,rw "$m"
-        sleep 0.1
-    done
+    case $m in */systemd/ | */unified/) ;; *) mount -o remount,bind,rw "$m" ;; esac
 done
-exit $status
 """
 CGROUPS_UNIT = """\
 [Unit]
