@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from gpu_docker.lab import lifecycle
+from gpu_docker.lab.errors import LabError
 from gpu_docker.lab.state import INITS, LOGINS, RELEASES, LabHost, LabState, state_file
 
 
@@ -58,7 +59,7 @@ def _up(args: argparse.Namespace) -> int:
             init=args.init,
             logins=args.login,
         )
-    except (lifecycle.LabError, ValueError) as error:
+    except (LabError, ValueError) as error:
         print(f"gpu-docker lab up: {error}", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:

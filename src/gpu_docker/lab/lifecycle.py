@@ -1,7 +1,8 @@
 """Bring the whole lab up, report on it, and tear it down.
 
-``up`` always starts from nothing (it runs ``down`` first) and undoes its own work when any
-step fails, so a broken lab never lingers. ``down`` trusts names more than the state file:
+``up`` always starts from nothing (it runs ``down`` first), returns only once every host
+answers on SSH and its dockerd answers and can make container cgroups (``dockerd``), and
+undoes its own work when any step fails, so a broken lab never lingers. ``down`` trusts names more than the state file:
 it sweeps every namespace with the lab's prefix, so it also cleans up after a ``lab up``
 that was killed before it could write lab.json.
 """
@@ -17,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpu_docker.lab import hosts, network, repo, rootfs, ssh
+from gpu_docker.lab import dockerd, hosts, network, repo, rootfs, ssh
+from gpu_docker.lab.errors import LabError
 from gpu_docker.lab.layout import NFT_TABLE, SUBNETS, plan_hosts
 from gpu_docker.lab.state import (
     Init,
@@ -34,6 +36,9 @@ from gpu_docker.lab.state import (
 
 VERSIONS = ["1.17.8", "1.18.1"]
 SSHD_TIMEOUT = 60.0
+#: From sshd answering to every dockerd answering: a few seconds on a quiet machine, more
+#: for 50 hosts booting on two busy cores.
+DOCKERD_TIMEOUT = 120.0
 REQUIRED_TOOLS = (
     "debootstrap",
     "chroot",
@@ -49,10 +54,6 @@ REQUIRED_TOOLS = (
     "dpkg-deb",
     "openssl",
 )
-
-
-class LabError(RuntimeError):
-    """The lab could not be brought up; the message says what and where to look."""
 
 
 # What the lab writes in its state directory; down removes these names and nothing else,
@@ -148,6 +149,10 @@ def _build(planned: list[LabHost], directory: Path) -> LabState:
         raise LabError(
             f"sshd did not answer on {names}; {first.name}'s console:\n{console[-2000:]}"
         )
+    # Tests snapshot hosts as soon as lab up returns: a dockerd still starting would write
+    # its first files (/etc/docker/key.json) mid-test, and a host whose cgroups refuse
+    # containers would fail tests with runc's words instead of failing here by name.
+    dockerd.wait_until_ready(started, DOCKERD_TIMEOUT)
     base = f"http://{gateway}:{port}"
     return LabState(
         hosts=started,
@@ -213,6 +218,9 @@ def up(
     logins: Sequence[Login] = ("root",),
 ) -> LabState:
     """Tear down any old lab, bring up a fresh one, record it in lab.json, return it.
+
+    Returns once every host's sshd and dockerd answer and its cgroups take a container's;
+    a host that does not in time is a LabError naming it.
 
     Hosts of each group take ``releases`` and ``logins`` in turn (see ``plan_hosts``).
     """
