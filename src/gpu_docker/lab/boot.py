@@ -58,12 +58,36 @@ LimitCORE=
 """
 # nspawn mounts the cgroup v1 controllers read-only, and runc must create a cgroup per
 # container in them: a oneshot unit makes them writable before containerd and docker start.
-CGROUPS_SCRIPT = """\
+# Under a busy boot one remount has been seen not to take (every container then failed with
+# runc's "mkdir /sys/fs/cgroup/cpuset/docker/...: read-only file system"), so each remount
+# is proved by making and removing a probe cgroup, and only a controller that fails the
+# probe is remounted again: a short bounded retry, no wait on the first try, so docker's
+# start is not delayed on a good boot. A controller still read-only fails the unit naming
+# it (docker starts anyway; lab up's own check then fails the lab naming the host). The
+# probe's name is random: every host shares the machine's hierarchies (no cgroup
+# namespace on v1) and hosts boot together.
+CGROUPS_TRIES = 20
+CGROUPS_SCRIPT = f"""\
 #!/bin/sh
 # gpu-docker lab: let runc create container cgroups (nspawn mounts controllers read-only).
+# cgroup v2 only: nspawn delegates the host its own subtree, there is nothing to remount.
+[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && exit 0
+probe=gpu-docker-lab-probe-$(cat /proc/sys/kernel/random/uuid)
+status=0
 for m in /sys/fs/cgroup/*/; do
-    case $m in */systemd/ | */unified/) ;; *) mount -o remount,bind,rw "$m" ;; esac
+    case $m in */systemd/ | */unified/) continue ;; esac
+    tries=1
+    until mount -o remount,bind,rw "$m" && mkdir "$m$probe" 2>/dev/null && rmdir "$m$probe"; do
+        if [ "$tries" -ge {CGROUPS_TRIES} ]; then
+            echo "gpu-docker lab: $m still read-only after $tries remounts" >&2
+            status=1
+            break
+        fi
+        tries=$((tries + 1))
+        sleep 0.1
+    done
 done
+exit $status
 """
 CGROUPS_UNIT = """\
 [Unit]
