@@ -7,7 +7,6 @@ one fails, deploy test failures on the lab mean nothing.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,8 @@ import pytest
 
 from gpu_docker import toolkit
 from gpu_docker.bundle.manifest import load_manifest, verify_bundle
+from gpu_docker.lab.dockerd import check_cgroups, docker_answers, dockerd_pids
+from gpu_docker.lab.errors import LabError
 from gpu_docker.lab.layout import SUBNETS
 from gpu_docker.lab.state import LabState
 
@@ -62,6 +63,16 @@ def _lab_source(lab: LabState, host_exec, *, signed_by: bool) -> Iterator[None]:
         host_exec(lab, ONLINE_HOST, cleanup)
 
 
+def test_lab_up_returns_with_every_dockerd_answering_and_able_to_make_cgroups(
+    lab: LabState,
+) -> None:
+    # First in the module, right after the fixture's lab up: no waiting here.
+    pids = dockerd_pids(lab.hosts)
+    assert sorted(pids) == sorted(host.name for host in lab.hosts)
+    assert all(docker_answers(pid) for pid in pids.values())
+    check_cgroups(lab.hosts)
+
+
 def test_every_host_answers_pyinfra_over_strict_ssh(lab: LabState, run_pyinfra) -> None:
     result = run_pyinfra("exec", "--", "true")
     output = result.stdout + result.stderr
@@ -96,14 +107,10 @@ def test_unknown_or_changed_host_key_is_refused(
 
 
 def _docker_version(lab: LabState, host_exec, name: str) -> str:
-    """The dockerd version once it answers (it starts in the background at boot)."""
-    deadline = time.monotonic() + 60
-    while True:
-        result = host_exec(lab, name, "docker info --format '{{.ServerVersion}}'")
-        if result.returncode == 0 or time.monotonic() > deadline:
-            assert result.returncode == 0, result.stderr
-            return result.stdout.strip()
-        time.sleep(1)
+    """The dockerd version, asked once: lab up returned only after dockerd answered."""
+    result = host_exec(lab, name, "docker info --format '{{.ServerVersion}}'")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
 
 def test_dockerd_answers_in_every_host(lab: LabState, host_exec) -> None:
@@ -132,6 +139,28 @@ def test_hosts_run_systemd_with_docker_service_and_have_no_default_route(
         result = host_exec(lab, host.name, script)
         assert result.returncode == 0, (host.name, result.stdout, result.stderr)
         assert result.stdout.split() == ["systemd", "active"], (host.name, result.stdout)
+
+
+def test_a_read_only_cgroup_fails_the_lab_by_name_and_the_boot_remount_mends_it(
+    lab: LabState, host_exec
+) -> None:
+    """The CI flake: a host whose cpuset stayed read-only after boot (runc: "mkdir
+    /sys/fs/cgroup/cpuset/docker/...: read-only file system"). lab up's check names the
+    host; the host's boot-time remount, run again, makes the controller writable."""
+    name = RESTRICTED_HOST
+    stuck = host_exec(lab, name, "mount -o remount,bind,ro /sys/fs/cgroup/cpuset")
+    assert stuck.returncode == 0, stuck.stderr
+    try:
+        with pytest.raises(LabError) as raised:
+            check_cgroups(lab.hosts)
+        assert str(raised.value) == (
+            "containers could not be started (no cgroup can be made) on"
+            f" {name} (/sys/fs/cgroup/cpuset: Read-only file system)"
+        )
+    finally:
+        mended = host_exec(lab, name, "/usr/local/sbin/gpu-docker-lab-cgroups")
+    assert mended.returncode == 0, mended.stderr
+    check_cgroups(lab.hosts)
 
 
 def test_served_keys_have_the_recorded_fingerprint(lab: LabState, host_exec) -> None:
