@@ -28,8 +28,9 @@ ONLINE, RESTRICTED, TRIXIE_DOCKER = 3, 2, 1
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabState]:
-    """A fresh lab for each test module (about 2 s once the rootfs is cached), torn down
-    even when tests fail, so no module sees what another did to the hosts."""
+    """A fresh lab for each test module (about 3 s once the rootfs is cached; every
+    dockerd already answers), torn down even when tests fail, so no module sees what
+    another did to the hosts."""
     if os.geteuid() != 0:
         pytest.skip("the sandbox lab needs root (network namespaces, mounts, bridges)")
     with running_lab(ONLINE, RESTRICTED, TRIXIE_DOCKER) as state:
