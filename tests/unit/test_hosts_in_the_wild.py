@@ -1,6 +1,10 @@
 """Pure rules behind "never leave apt or docker worse than found" (issue 12)."""
 
+import json
+from pathlib import Path
+
 from gpu_docker import apt_sources, dockerd_flags, packages
+from gpu_docker.facts.docker import HostDockerdStartup
 from gpu_docker.packages import Selection, removal_plan
 
 URL = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
@@ -175,3 +179,24 @@ def test_removal_covers_half_installed_packages_and_names_other_dependents():
         "libnvidia-container1-dbg",
         "nvidia-container-toolkit-operator-extensions",
     )
+
+
+def test_captured_startups_say_unloaded_only_for_the_operators_edit():
+    """The lab host's converged file, touched later, then reloaded by gpu-docker (its stamp
+    to the nanosecond, or an older version's whole second): tests/facts cases."""
+    cases = Path(__file__).parents[1] / "facts/docker.HostDockerdStartup"
+    fact = HostDockerdStartup()
+    verdicts = {
+        case: bool(
+            dockerd_flags.unloaded_changes(
+                fact.process(json.loads((cases / f"{case}.json").read_text())["output"]), "/d"
+            )
+        )
+        for case in ("running", "edited", "reloaded", "whole_second_stamp")
+    }
+    assert verdicts == {
+        "running": False,  # written 0.26 s before the restart: loaded
+        "edited": True,
+        "reloaded": False,
+        "whole_second_stamp": False,
+    }
