@@ -50,23 +50,40 @@ SHORTHANDS = {
 MERGED = frozenset({"runtimes"})
 
 
-#: Where gpu-docker notes that it reloaded the running dockerd: ``<dockerd pid> <epoch>``.
-#: A reload loads daemon.json without changing dockerd's start time, and dockerd tells no
-#: one when it last read its file; /run is emptied by a reboot, the pid ties it to one dockerd.
+#: Where gpu-docker notes that it reloaded the running dockerd: ``<dockerd pid> <epoch>``
+#: (``date +%s.%N``; older versions wrote whole seconds, read the same way). A reload loads
+#: daemon.json without changing dockerd's start time, and dockerd tells no one when it last
+#: read its file; /run is emptied by a reboot, the pid ties it to one dockerd.
 RELOADED_STAMP = "/run/gpu-docker/dockerd-reloaded"
+
+#: Seconds before dockerd's start within which a change to daemon.json still counts as
+#: made after it (``dockerd_start.sh`` uses the same). The start is derived from the clock,
+#: /proc/uptime (10 ms steps) and clock ticks, and can be off by a tick or two; erring this
+#: way calls a loaded file changed (a line said, a ``--validate`` run), never the reverse.
+START_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
 class DockerdStartup:
     """The running dockerd's arguments and start time, daemon.json's last change, what
     ``dockerd --validate`` says of the current file (empty when it was not run), and when
-    gpu-docker last reloaded this dockerd (0: never; see :data:`RELOADED_STAMP`)."""
+    gpu-docker last reloaded this dockerd (0: never; see :data:`RELOADED_STAMP`).
+
+    Times are epoch seconds with their fraction (0: unknown): a converge writes the file
+    and restarts dockerd within one second, which whole seconds cannot order.
+    """
 
     args: tuple[str, ...] = ()
-    started: int = 0
-    changed: int = 0
+    started: float = 0.0
+    changed: float = 0.0
     validate: str = ""
-    reloaded: int = 0
+    reloaded: float = 0.0
+
+
+def changed_since_start(startup: DockerdStartup) -> bool:
+    """Whether daemon.json changed at or after dockerd started, or within
+    :data:`START_MARGIN` before (the start is known to a tick or two only)."""
+    return startup.changed >= startup.started - START_MARGIN
 
 
 def flag_keys(args: Sequence[str]) -> dict[str, str]:
@@ -111,9 +128,11 @@ def unloaded_changes(startup: DockerdStartup, path: str) -> str:
     Read before the run changes anything, and said only where docker is restarted (the
     preview, and the run's line): then the operator's own edits take effect too. A file
     gpu-docker's reload loaded since dockerd started is not unloaded (the stamp is written
-    after the reload, so the same second counts as loaded).
+    after the reload settled, so a change up to the stamp counts as loaded; an older
+    version's whole-second stamp reads as the start of its second, which errs towards
+    saying the line).
     """
-    if not startup.started or startup.changed < startup.started:
+    if not startup.started or not changed_since_start(startup):
         return ""
     if startup.reloaded >= startup.started and startup.changed <= startup.reloaded:
         return ""

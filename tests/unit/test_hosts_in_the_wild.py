@@ -1,6 +1,10 @@
 """Pure rules behind "never leave apt or docker worse than found" (issue 12)."""
 
+import json
+from pathlib import Path
+
 from gpu_docker import apt_sources, dockerd_flags, packages
+from gpu_docker.facts.docker import HostDockerdStartup
 from gpu_docker.packages import Selection, removal_plan
 
 URL = "https://nvidia.github.io/libnvidia-container/stable/deb/$(ARCH)"
@@ -91,26 +95,51 @@ def test_runtimes_merge_but_other_flag_keys_conflict():
 
 
 def test_problems_name_the_key_and_a_latent_edit_dockerd_rejects():
-    startup = dockerd_flags.DockerdStartup(("-H", "fd://"), 100, 200, "unknown key: bogus")
+    startup = dockerd_flags.DockerdStartup(("-H", "fd://"), 100.0, 200.0, "unknown key: bogus")
     first, second = dockerd_flags.problems(startup, ["hosts"], "/etc/docker/daemon.json")
     assert first.startswith("/etc/docker/daemon.json sets 'hosts' and dockerd runs with -H")
     assert "dockerd --validate rejects it (unknown key: bogus)" in second
     assert dockerd_flags.unloaded_changes(startup, "/d.json").startswith(
         "/d.json was changed after"
     )
-    assert dockerd_flags.unloaded_changes(dockerd_flags.DockerdStartup((), 300, 200), "/d") == ""
+    assert (
+        dockerd_flags.unloaded_changes(dockerd_flags.DockerdStartup((), 300.0, 200.0), "/d") == ""
+    )
 
 
 def test_a_file_gpu_dockers_reload_loaded_is_not_unloaded():
-    def unloaded(changed: int, reloaded: int) -> bool:
-        startup = dockerd_flags.DockerdStartup((), 100, changed, "", reloaded)
+    def unloaded(changed: float, reloaded: float) -> bool:
+        startup = dockerd_flags.DockerdStartup((), 100.0, changed, "", reloaded)
         return bool(dockerd_flags.unloaded_changes(startup, "/d.json"))
 
-    assert unloaded(changed=200, reloaded=0)  # edited, never reloaded
-    assert not unloaded(changed=200, reloaded=200)  # reloaded in the same second
-    assert not unloaded(changed=200, reloaded=300)
-    assert unloaded(changed=400, reloaded=300)  # edited again after the reload
-    assert unloaded(changed=200, reloaded=50)  # a stamp older than this dockerd counts not
+    assert unloaded(changed=200.0, reloaded=0.0)  # edited, never reloaded
+    assert not unloaded(changed=200.0, reloaded=200.0)  # the stamp is written after the reload
+    assert not unloaded(changed=200.4, reloaded=200.6)  # reloaded within the same second
+    assert not unloaded(changed=200.0, reloaded=300.0)
+    assert unloaded(changed=300.6, reloaded=300.4)  # edited again after, in the same second
+    assert unloaded(changed=400.0, reloaded=300.0)
+    assert unloaded(changed=200.0, reloaded=50.0)  # a stamp older than this dockerd counts not
+
+
+def test_a_change_counts_from_a_margin_before_dockerds_start():
+    """The start is derived from the clock, uptime and ticks (off by a tick or two): a
+    change just before it counts as made after it; one clearly before does not."""
+
+    def changed(at: float) -> bool:
+        startup = dockerd_flags.DockerdStartup((), 1796148997.52, at)
+        assert dockerd_flags.changed_since_start(startup) == bool(
+            dockerd_flags.unloaded_changes(startup, "/d.json")
+        )
+        return dockerd_flags.changed_since_start(startup)
+
+    assert not changed(1796148997.22)  # 0.3 s before start: the converge's own write
+    assert not changed(1796148996.9)  # the same whole second would have called it changed
+    assert changed(1796148997.52)  # the same instant
+    assert changed(1796148997.9)  # after
+    assert changed(1796148997.49)  # inside the margin: 30 ms before
+    assert dockerd_flags.START_MARGIN == 0.05
+    # No dockerd running (started unknown): nothing unloaded to speak of.
+    assert not dockerd_flags.unloaded_changes(dockerd_flags.DockerdStartup(changed=5.0), "/d")
 
 
 def test_held_packages_block_only_when_they_would_move_and_downgrades_are_named():
@@ -150,3 +179,24 @@ def test_removal_covers_half_installed_packages_and_names_other_dependents():
         "libnvidia-container1-dbg",
         "nvidia-container-toolkit-operator-extensions",
     )
+
+
+def test_captured_startups_say_unloaded_only_for_the_operators_edit():
+    """The lab host's converged file, touched later, then reloaded by gpu-docker (its stamp
+    to the nanosecond, or an older version's whole second): tests/facts cases."""
+    cases = Path(__file__).parents[1] / "facts/docker.HostDockerdStartup"
+    fact = HostDockerdStartup()
+    verdicts = {
+        case: bool(
+            dockerd_flags.unloaded_changes(
+                fact.process(json.loads((cases / f"{case}.json").read_text())["output"]), "/d"
+            )
+        )
+        for case in ("running", "edited", "reloaded", "whole_second_stamp")
+    }
+    assert verdicts == {
+        "running": False,  # written 0.26 s before the restart: loaded
+        "edited": True,
+        "reloaded": False,
+        "whole_second_stamp": False,
+    }

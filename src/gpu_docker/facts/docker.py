@@ -3,6 +3,8 @@ GPU containers run (the verification)."""
 
 from __future__ import annotations
 
+import re
+
 from pyinfra.api import FactBase, StringCommand
 
 from gpu_docker import sh
@@ -39,9 +41,10 @@ class HostDockerdStartup(FactBase[DockerdStartup]):
             elif key:
                 values[key] = value.strip()
 
-        def number(key: str) -> int:
+        def number(key: str) -> float:
+            """Epoch seconds, with a fraction or whole (an older version's reload stamp)."""
             text = values.get(key, "")
-            return int(text) if text.isdigit() else 0
+            return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else 0.0
 
         return DockerdStartup(
             tuple(args),

@@ -97,7 +97,7 @@ case $? in
         # A reload loads daemon.json without changing dockerd's start time: note it, so
         # the next run does not call the file unloaded (dockerd_start.sh reads this).
         if [ "$action" = reload ]; then
-            mkdir -p "${stamp%/*}" && echo "$(pidof -s dockerd) $(date +%s)" > "$stamp"
+            mkdir -p "${stamp%/*}" && echo "$(pidof -s dockerd) $(date +%s.%N)" > "$stamp"
         fi
         exit 0 ;;
     2) what="docker answered without runtime $runtime after the $action" ;;

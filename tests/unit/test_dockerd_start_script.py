@@ -1,0 +1,121 @@
+"""``dockerd_start.sh`` run for real: does it run dockerd only for a daemon.json changed
+since dockerd started (issue 15)?
+
+A converge writes daemon.json and restarts docker within one second, so the script
+orders the two to the sub-second. Here a real process (``sleep``) stands in for dockerd
+(a stub ``pidof`` names it) and daemon.json's mtime is set around the start the script
+reports; a stub ``dockerd`` notes each call instead of loading 80 MB.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gpu_docker.facts.docker import HostDockerdStartup
+from gpu_docker.sh import script
+
+PIDOF = '#!/bin/sh\necho "$STUB_PID"\n'
+DOCKERD = """#!/bin/sh
+echo "dockerd $1" >> "$STUB_CALLS"
+[ "$1" = --help ] && echo "      --validate   Validate daemon configuration and exit"
+exit 0
+"""
+
+
+class Host:
+    def __init__(self, root: Path, pid: int, began: tuple[float, float]) -> None:
+        self.root, self.pid, self.began = root, pid, began
+        self.conf = root / "daemon.json"
+        self.conf.write_text("{}")
+        self.stamp = root / "dockerd-reloaded"
+        self.calls = root / "calls"
+        bin_dir = root / "bin"
+        bin_dir.mkdir()
+        for name, text in (("pidof", PIDOF), ("dockerd", DOCKERD)):
+            (bin_dir / name).write_text(text)
+            (bin_dir / name).chmod(0o755)
+        self.path = f"{bin_dir}:{os.environ['PATH']}"
+
+    def run(self) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        """The script's run and the dockerd calls it made."""
+        self.calls.write_text("")
+        args = [str(self.conf), "auto", str(self.stamp)]
+        done = subprocess.run(
+            ["sh", "-c", script("dockerd_start"), "gpu-docker", *args],
+            env={"PATH": self.path, "STUB_PID": str(self.pid), "STUB_CALLS": str(self.calls)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        return done, self.calls.read_text().splitlines()
+
+    def started(self) -> float:
+        done, _ = self.run()
+        return HostDockerdStartup().process(done.stdout.splitlines()).started
+
+    def change_at(self, when: float | int) -> None:
+        """daemon.json's mtime: epoch seconds, or (an int) nanoseconds."""
+        ns = when if isinstance(when, int) else round(when * 1e9)
+        os.utime(self.conf, ns=(ns, ns))
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Iterator[Host]:
+    before = time.time()
+    with subprocess.Popen(["sleep", "600"]) as dockerd:
+        try:
+            yield Host(tmp_path, dockerd.pid, (before, time.time()))
+        finally:
+            dockerd.kill()
+
+
+def test_the_start_and_the_change_are_read_to_the_sub_second(host: Host) -> None:
+    host.change_at(1796148997_123456789)
+    done, _ = host.run()
+    assert done.returncode == 0 and done.stderr == ""  # no missing stamp complained of
+    fact = HostDockerdStartup().process(done.stdout.splitlines())
+    assert fact.args == ("600",)
+    assert fact.changed == pytest.approx(1796148997.123456789, abs=1e-6)
+    # Derived from the clock, uptime and ticks: within a few ticks of when it began.
+    assert host.began[0] - 0.03 < fact.started < host.began[1] + 0.03
+    assert "\nchanged=1796148997.1234567890\n" in f"\n{done.stdout}"
+
+
+@pytest.mark.parametrize(
+    ("before", "runs_dockerd"),
+    [
+        (0.3, False),  # the converge's write, then the restart: loaded, nothing to run
+        (0.0, True),  # the same instant: changed
+        (-0.5, True),  # after
+        (0.02, True),  # inside the margin: the start is known to a tick or two only
+    ],
+)
+def test_dockerd_runs_only_for_a_change_since_it_started(
+    host: Host, before: float, runs_dockerd: bool
+) -> None:
+    host.change_at(host.started() - before)
+    done, calls = host.run()
+    assert done.returncode == 0, done.stderr
+    assert calls == (["dockerd --help", "dockerd --validate"] if runs_dockerd else [])
+    assert ("validate=ok" in done.stdout.splitlines()) is runs_dockerd
+
+
+def test_a_reload_stamp_counts_for_this_dockerd_only(host: Host) -> None:
+    host.stamp.write_text(f"{host.pid} 1796148997.250000000\n")
+    done, _ = host.run()
+    assert HostDockerdStartup().process(done.stdout.splitlines()).reloaded == 1796148997.25
+    host.stamp.write_text(f"{host.pid + 1} 1796148997.250000000\n")
+    done, _ = host.run()
+    assert HostDockerdStartup().process(done.stdout.splitlines()).reloaded == 0.0
+
+
+def test_an_older_versions_whole_second_stamp_still_reads(host: Host) -> None:
+    host.stamp.write_text(f"{host.pid} 1796148997\n")
+    done, _ = host.run()
+    assert HostDockerdStartup().process(done.stdout.splitlines()).reloaded == 1796148997.0
