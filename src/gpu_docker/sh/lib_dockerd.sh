@@ -4,7 +4,18 @@
 # nvidia-container-runtime-hook on its PATH; a SIGHUP never does. dockerd_gpus prints the
 # dockerd pid, its start (clock ticks after boot, with the clock to convert it), the PATH
 # it started with, and the first hook on that PATH with its ctime: Python compares them.
+# Needs lib_docker_info.sh. Within a read exporting GPU_DOCKER_MEMO (see there), the
+# second fact to ask gets the first one's answer.
 dockerd_gpus() {
+    memo=${GPU_DOCKER_MEMO:-}
+    if [ -z "$memo" ] || [ ! -d "$memo" ]; then
+        read_dockerd_gpus
+        return 0
+    fi
+    [ -f "$memo/dockerd_gpus" ] || read_dockerd_gpus > "$memo/dockerd_gpus"
+    cat "$memo/dockerd_gpus"
+}
+read_dockerd_gpus() {
     pid=$(cat /var/run/docker.pid 2>/dev/null)
     { [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; } || pid=$(pidof -s dockerd 2>/dev/null)
     [ -n "$pid" ] || return 0
@@ -37,9 +48,9 @@ dockerd_gpus() {
         echo "gpus_probe_rc=$?"
         echo "gpus_probe=$(printf '%s' "$out" | grep -m1 -i 'error' )"
     fi
-    if r=$(timeout 20 docker info --format '{{json .Runtimes}}' 2>&1); then
-        echo "daemon_runtimes=$r"
+    if docker_info; then
+        echo "daemon_runtimes=$(info_value Runtimes)"
     else
-        echo "docker_error=$(echo "$r" | tail -n1)"
+        echo "docker_error=$(info_error)"
     fi
 }
