@@ -55,7 +55,7 @@ class HostState(FactBase[dict[Read, Any]]):
 
     def command(self, reads: tuple[Read, ...]) -> StringCommand:
         self.facts = [(key, key[0]()) for key in reads]
-        # Answers several facts need (docker info: lib_docker_info.sh) are asked once and
+        # Answers several facts need (docker info: lib_docker.sh) are asked once and
         # kept in a directory living as long as this command.
         bits: list[Any] = [f"{MEMO}=$(mktemp -d -t gpu-docker-read.XXXXXX 2>/dev/null)", ";"]
         bits += ["export", MEMO, ";"]

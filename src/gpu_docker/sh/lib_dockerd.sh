@@ -4,16 +4,17 @@
 # nvidia-container-runtime-hook on its PATH; a SIGHUP never does. dockerd_gpus prints the
 # dockerd pid, its start (clock ticks after boot, with the clock to convert it), the PATH
 # it started with, and the first hook on that PATH with its ctime: Python compares them.
-# Needs lib_docker_info.sh. Within a read exporting GPU_DOCKER_MEMO (see there), the
+# Needs lib_docker.sh. Within a read exporting GPU_DOCKER_MEMO (see there), the
 # second fact to ask gets the first one's answer.
 dockerd_gpus() {
-    memo=${GPU_DOCKER_MEMO:-}
-    if [ -z "$memo" ] || [ ! -d "$memo" ]; then
+    if memo_has dockerd_gpus; then
+        cat "$GPU_DOCKER_MEMO/dockerd_gpus"
+    elif [ -n "${GPU_DOCKER_MEMO:-}" ]; then
+        memo_put dockerd_gpus "$(read_dockerd_gpus)" 0
+        cat "$GPU_DOCKER_MEMO/dockerd_gpus"
+    else
         read_dockerd_gpus
-        return 0
     fi
-    [ -f "$memo/dockerd_gpus" ] || read_dockerd_gpus > "$memo/dockerd_gpus"
-    cat "$memo/dockerd_gpus"
 }
 read_dockerd_gpus() {
     pid=$(cat /var/run/docker.pid 2>/dev/null)
@@ -37,7 +38,8 @@ read_dockerd_gpus() {
     done
     # A hook newer than dockerd may only have been upgraded in place (the driver stays
     # registered): where a probe image exists, ask dockerd itself with --gpus.
-    probe=$(docker image ls --format '{{.Repository}}:{{.Tag}}' gpu-docker-probe 2>/dev/null | head -n1)
+    probe_images
+    probe=$(printf '%s\n' "${probe_images:-}" | head -n1)
     static=/sbin/ldconfig
     [ -f /sbin/ldconfig.real ] && static=/sbin/ldconfig.real
     if [ -n "$hook_ctime" ] && [ -n "$probe" ] && awk -v c="$hook_ctime" \

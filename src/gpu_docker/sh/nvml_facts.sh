@@ -1,7 +1,7 @@
 #!/bin/sh
 # docker's cgroup driver, and how many NVIDIA device nodes lack their /dev/char link.
 # No args.
-# libs: docker_info
+# libs: docker
 if command -v docker >/dev/null 2>&1; then
     docker_info
     echo "cgroup_driver=$(info_text CgroupDriver)"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Everything the deploy checks before changing a host, as key=value lines.
 # Args: packages to report from dpkg's database
-# libs: docker_info
+# libs: docker
 # shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null
 echo "os_id=${ID:-}"

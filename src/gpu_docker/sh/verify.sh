@@ -6,7 +6,7 @@
 # make-probe=0 is a --dry preview: nothing is made, pulled or removed. Checks run only on
 # images already on the host (their containers are --rm); the others are named as
 # would=<name>|<command>.
-# libs: docker_info dockerd gpu probe
+# libs: docker dockerd gpu probe
 runtime=$1 image=$2 make=$3
 shift 3
 # shellcheck source=/dev/null

@@ -1,5 +1,6 @@
-"""lib_docker_info.sh against a stub ``docker``: one ``docker info`` per read, fields out of
-its JSON, and dockerd being down told apart from an answer (docker 20.10 exits 0 then)."""
+"""lib_docker.sh against a stub ``docker``: docker info and the probe images asked once per
+read, fields out of docker info's JSON, and dockerd being down told apart from an answer
+(docker 20.10 exits 0 then)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def run(tmp_path: Path, body: str, stdout: str, rc: int = 0, memo: bool = False)
         (tmp_path / "memo").mkdir(exist_ok=True)
         env["GPU_DOCKER_MEMO"] = str(tmp_path / "memo")
     done = subprocess.run(
-        ["sh", "-c", text("lib_docker_info") + body],
+        ["sh", "-c", text("lib_docker") + body],
         capture_output=True,
         text=True,
         env=env,
@@ -92,7 +93,7 @@ def test_a_read_asks_once_for_all_its_facts_shells(tmp_path: Path) -> None:
     """Each fact of the one-round-trip read runs in a shell of its own: the memo directory
     carries the answer from the first to the others."""
     second = tmp_path / "second.sh"
-    second.write_text(text("lib_docker_info") + "docker_info && info_text ServerVersion\n")
+    second.write_text(text("lib_docker") + "docker_info && info_text ServerVersion\n")
     body = f"docker_info; sh {second}; info_text ServerVersion"
     out = run(tmp_path, body, json.dumps(INFO), memo=True)
     assert out == ["26.1.5+dfsg1", "26.1.5+dfsg1"]
@@ -107,3 +108,13 @@ def test_docker_2010_down_exits_0_with_server_errors_and_is_a_failure(tmp_path: 
 def test_docker_down_with_an_exit_code_keeps_it_and_says_why(tmp_path: Path) -> None:
     out = run(tmp_path, 'docker_info; echo "rc=$?"; info_error', "error during connect", rc=7)
     assert out == ["rc=7", "error during connect"]
+
+
+def test_the_probe_images_are_listed_once_per_script(tmp_path: Path) -> None:
+    body = (
+        "probe_listed gpu-docker-probe:2.36 && echo listed; "
+        "probe_listed gpu-docker-probe:2.3 || echo 'not a prefix match'"
+    )
+    out = run(tmp_path, body, "gpu-docker-probe:2.31\ngpu-docker-probe:2.36")
+    assert out == ["listed", "not a prefix match"]
+    assert calls(tmp_path) == 1
