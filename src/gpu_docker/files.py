@@ -23,13 +23,15 @@ _BACKUP_RE = re.compile(r"\.gpu-docker-(\d{8}T\d{6}Z)\.bak(\.absent)?$")
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file's bytes as text (``None`` = absent), the path a symlink resolves to, and the
-    file's mode, owner and group as ``stat -c '%a %U %G'`` prints them (``644 root root``)."""
+    """A file's bytes as text (``None`` = absent), the path a symlink resolves to, the
+    file's mode, owner and group as ``stat -c '%a %U %G'`` prints them (``644 root root``),
+    and whether the target's directory exists."""
 
     path: str
     target: str
     text: str | None
     meta: str = ""
+    parent_exists: bool = False
 
 
 def backup_suffix(now: datetime.datetime | None = None) -> str:

@@ -20,7 +20,7 @@ from gpu_docker.facts import host_state
 from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
 from gpu_docker.facts.cdi import CdiFacts
 from gpu_docker.facts.containerd import ContainerdFacts
-from gpu_docker.facts.docker import HostDockerdStartup, RunningDockerd
+from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.dpkg import DpkgAudit, InstalledPackages, PackageSelections
 from gpu_docker.facts.files import DaemonJsonKept, FileAge, RemoteFileText
 from gpu_docker.facts.host_state import Read, fact_key
@@ -60,10 +60,30 @@ def settings_or_fail() -> Settings | None:
         return None
 
 
-def converge_reads(settings: Settings) -> list[Read]:
+def verification_read(settings: Settings) -> Read:
+    """The converge's verification as its one-round-trip read asks it: a preview's
+    (``dry``: it makes, pulls and removes nothing), which the ``verify`` operation takes
+    only when it ran every check and nothing has changed the host since."""
+    return fact_key(
+        GpuDockerVerification,
+        {
+            "runtime_name": settings.runtime_name,
+            "image": settings.smoke_test_image or "",
+            "packages": toolkit.PACKAGES,
+            "dry": True,
+        },
+    )
+
+
+def converge_reads(settings: Settings, verification: bool = False) -> list[Read]:
     """Every fact the converge and its operations read on a host as found, with the
-    arguments they read it with. Only the verification is left out: it must see the host
-    after the changes."""
+    arguments they read it with.
+
+    ``verification`` adds the verification too. It is only worth its ``docker run`` where
+    the operations will run without a preview first (``-y``): a host they leave unchanged
+    is then verified by this very read, one round trip in all. A host they change, or a
+    run that previews and asks, verifies afresh (see :mod:`gpu_docker.facts.host_state`).
+    """
     packages = {"packages": toolkit.PACKAGES}
     reads = [
         fact_key(HostPreflight, {}),
@@ -94,6 +114,8 @@ def converge_reads(settings: Settings) -> list[Read]:
         reads.append(fact_key(ContainerdFacts, {"path": settings.containerd_config_path}))
     if settings.cdi:
         reads.append(fact_key(CdiFacts, {"spec": cdi.SPEC_PATH, "stamp": cdi.STAMP_PATH}))
+    if verification and settings.uses_docker:
+        reads.append(verification_read(settings))
     return reads
 
 
@@ -101,4 +123,4 @@ def read_host(settings: Settings) -> None:
     """Read everything the converge decides from in one round trip, before it decides
     anything: :func:`converge_reads`, answered by ``host_state.read`` until the host
     changes (see :mod:`gpu_docker.facts.host_state`)."""
-    host_state.take(converge_reads(settings))
+    host_state.take(converge_reads(settings, verification=not state.check_for_changes))

@@ -147,6 +147,13 @@ class Verification:
     def check(self, name: str) -> Check | None:
         return next((check for check in self.checks if check.name == name), None)
 
+    @property
+    def complete(self) -> bool:
+        """A preview that ran every check a real verify runs: the probe image was there,
+        and so was any smoke-test image (a real verify would only have made or pulled
+        them first)."""
+        return bool(self.probe) and not self.probe_missing and not self.planned
+
 
 def _decode(text: str) -> str:
     try:

@@ -12,6 +12,8 @@ import re
 import pytest
 from hosts_state import output
 
+from gpu_docker.toolkit import APT_PIN
+
 pytestmark = pytest.mark.lab
 
 OPERATOR_DAEMON_JSON = {
@@ -177,12 +179,38 @@ def test_second_run_changes_nothing_uploads_nothing_restarts_nothing(
     assert result["no_change"] == result["ops"]
 
 
-def test_a_no_op_run_sends_each_host_at_most_two_commands(lab, converged, run_pyinfra):
-    """The converge reads a converged host in one round trip and verifies it in another
-    (gpu_docker.facts.host_state); any other read would cost a fleet one more round trip
-    per host. pyinfra's -vvv output shows every command it sends, prefixed with the host."""
+def commands_sent(run, host: str) -> int:
+    """How many commands pyinfra sent ``host``: -vvv prints each, prefixed with the host."""
+    return len(re.findall(rf"^\s*\[{re.escape(host)}\]\s+>>> ", output(run), re.MULTILINE))
+
+
+def verified_afresh(run, host: str) -> bool:
+    """Whether the verify operation asked ``host`` itself, not the converge's one read."""
+    pattern = rf"\[{re.escape(host)}\]\s+Loaded fact \S+GpuDockerVerification \(dry=False"
+    return re.search(pattern, output(run)) is not None
+
+
+def test_a_no_op_run_reads_and_verifies_each_host_in_one_command(lab, converged, run_pyinfra):
+    """With -y the converge's one read (gpu_docker.facts.host_state) also verifies: a host
+    nothing changes on is read, decided and proven with `docker run --gpus all` in one
+    round trip; any other read would cost a fleet one more round trip per host."""
     again = run_pyinfra("deploys/gpu_docker.py", "-vvv")
     assert again.returncode == 0, output(again)
     for host in lab.hosts:
-        sent = re.findall(rf"^\s*\[{re.escape(host.name)}\]\s+>>> ", output(again), re.MULTILINE)
-        assert 1 <= len(sent) <= 2, (host.name, len(sent))
+        assert commands_sent(again, host.name) == 1, host.name
+        assert not verified_afresh(again, host.name), host.name
+        assert re.search(rf"\[{re.escape(host.name)}\]\s+check --gpus all: ok", output(again))
+
+
+def test_a_host_the_run_changes_is_verified_afresh(lab, converged, run_pyinfra, host_exec):
+    """The read's verification predates the run's changes: where an operation ran a
+    command, the verify operation asks the host again."""
+    removed = host_exec(lab, SEEDED, f"rm {APT_PIN}")
+    assert removed.returncode == 0, removed.stderr
+    again = run_pyinfra("deploys/gpu_docker.py", "-vvv")
+    assert again.returncode == 0, output(again)
+    assert verified_afresh(again, SEEDED)
+    assert host_exec(lab, SEEDED, f"test -f {APT_PIN}").returncode == 0
+    for host in lab.hosts:
+        if host.name != SEEDED:
+            assert commands_sent(again, host.name) == 1, host.name

@@ -3,8 +3,9 @@ is already at its version."""
 
 from fake_host import fact
 
-from gpu_docker.facts.dpkg import InstalledPackages
-from gpu_docker.operations import apt
+from gpu_docker.facts.dpkg import InstalledPackages, PackageSelections
+from gpu_docker.facts.files import FileAge
+from gpu_docker.operations import apt, dpkg
 
 VERSIONS = {"libnvidia-container1": "1.17.8-1", "nvidia-container-toolkit": "1.17.8-1"}
 
@@ -14,3 +15,41 @@ def test_packages_at_their_versions_need_no_command_and_no_apt_fact(run_op):
     commands, host = run_op(apt.install, installed, versions=VERSIONS, lock_timeout=300)
     assert commands == []
     assert host.noops == ["2 packages already installed at their versions"]
+
+
+def test_only_packages_off_their_version_are_installed_after_the_lock_in_one_command(run_op):
+    """No read of apt's package list (pyinfra's apt.packages would make one): the
+    installed versions are known, and the lock wait shares the install's round trip."""
+    installed = {
+        fact(InstalledPackages, packages=tuple(VERSIONS)): {"libnvidia-container1": "1.17.8-1"}
+    }
+    selections = {fact(PackageSelections, packages=tuple(VERSIONS)): {}}
+    commands, _ = run_op(apt.install, installed | selections, versions=VERSIONS, lock_timeout=60)
+    (command,) = commands
+    lock = dpkg.lock_wait(60).get_raw_value() + " && "
+    assert command.startswith(lock)
+    assert command.removeprefix(lock) == (
+        'DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::="--force-confdef" '
+        '-o Dpkg::Options::="--force-confold" install --allow-downgrades '
+        "-o DPkg::Lock::Timeout=60 nvidia-container-toolkit=1.17.8-1"
+    )
+
+
+def test_a_refresh_waits_updates_and_stamps_in_one_round_trip(run_op):
+    installed = {fact(InstalledPackages, packages=tuple(VERSIONS)): {}}
+    age = {fact(FileAge, path=apt.REFRESH_STAMP): None}
+    commands, _ = run_op(
+        apt.refresh,
+        installed | age,
+        changes=[],
+        wanted=VERSIONS,
+        cache_time=86400,
+        list_path="/etc/apt/sources.list.d/nvidia-container-toolkit.list",
+        lock_wait=dpkg.lock_wait(60),
+    )
+    (command,) = commands
+    lock = dpkg.lock_wait(60).get_raw_value() + " && "
+    assert command.startswith(lock)
+    update, mkdir, touch = command.removeprefix(lock).split(" && ")
+    assert update.startswith("apt-get update -q -o Dir::Etc::sourcelist=")
+    assert (mkdir, touch) == ("mkdir -p /var/lib/apt/periodic", f"touch {apt.REFRESH_STAMP}")

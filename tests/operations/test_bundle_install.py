@@ -58,12 +58,12 @@ def test_bundle_uploads_only_debs_whose_checksum_differs_and_installs_in_order(r
         remote_dir=cache,
         lock_timeout=300,
     )
-    assert commands[0] == dpkg.lock_wait(300).get_raw_value()
-    assert commands[1] == f"install -d -m 0755 {cache}"
-    assert commands[2] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
-    assert len(commands) == 4
+    lock = dpkg.lock_wait(300).get_raw_value()
+    assert commands[0] == f"{lock} && install -d -m 0755 {cache}"  # one round trip
+    assert commands[1] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
+    assert len(commands) == 3
     order = [f"{d.file}={d.sha256}" for d in debs]
-    assert commands[3].endswith(f"gpu-docker {cache} {order[0]} {order[1]}")
+    assert commands[2].endswith(f"gpu-docker {cache} {order[0]} {order[1]}")
 
 
 def test_held_packages_are_released_for_the_install_and_held_again(run_op, tmp_path):
@@ -86,8 +86,9 @@ def test_held_packages_are_released_for_the_install_and_held_again(run_op, tmp_p
         remote_dir=cache,
         lock_timeout=300,
     )
-    lock, release, mkdir, install, hold = commands  # every deb cached: no upload
-    assert lock == dpkg.lock_wait(300).get_raw_value()
+    release, mkdir, install, hold = commands  # every deb cached: no upload
+    lock = dpkg.lock_wait(300).get_raw_value()
+    assert release.startswith(f"{lock} && ")  # the lock wait, in the same round trip
     assert release.endswith(f"gpu-docker '{names[0]} install\n'")
     assert mkdir == f"install -d -m 0755 {cache}"
     assert install.endswith(f"gpu-docker {cache} " + " ".join(f"{d.file}={d.sha256}" for d in debs))

@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from fake_host import fact
 
-from gpu_docker import fleet_report
+from gpu_docker import fleet_report, run
 from gpu_docker.dockerd_gpus import DockerdGpus
+from gpu_docker.facts import host_state
 from gpu_docker.facts.docker import GpuDockerVerification
+from gpu_docker.facts.host_state import fact_key
 from gpu_docker.operations import docker
+from gpu_docker.settings import Settings
 from gpu_docker.toolkit import PACKAGES
-from gpu_docker.verify import Verification
+from gpu_docker.verify import Check, Verification
 
 PROBE = "gpu-docker-probe:2.36-9_deb12u14"
 WOULD = f"docker run --rm --network none --pull never --gpus all {PROBE} /sbin/ldconfig --version"
@@ -87,3 +90,46 @@ def test_the_converges_preview_has_nothing_to_verify_yet(run_op, fleet):
     )
     assert commands == [] and host.noops == ["verification runs once the changes are applied"]
     assert fleet.added == []
+
+
+VERIFIED = Verification(
+    dockerd=DockerdGpus(
+        pid="53", started_at=200.0, hook="/usr/bin/h", hook_ctime=150.0, runtimes=("nvidia",)
+    ),
+    probe=PROBE,
+    checks=(Check("gpus", 0, WOULD, "ldconfig (Debian GLIBC 2.36-9+deb12u14) 2.36\n"),),
+)
+
+
+@pytest.fixture
+def early(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What the converge's one read verified (the first item, if any), and the reads the
+    operation looked it up with."""
+    found: list[Any] = []
+
+    def known(cls: type, **kwargs: Any) -> Any:
+        found.append(fact_key(cls, kwargs))
+        return found[0] if isinstance(found[0], Verification) else None
+
+    monkeypatch.setattr(host_state, "known", known)
+    return found
+
+
+def test_a_converge_takes_the_verification_its_read_made_when_it_ran_every_check(run_op, early):
+    """No fact table: asking the host again would fail the test."""
+    early.insert(0, VERIFIED)
+    commands, host = run_op(docker.verify, {}, runtime_name="nvidia", packages=PACKAGES)
+    assert commands == [] and host.noops == ["verified"]
+    asked = early[1]
+    assert asked == run.verification_read(Settings())  # the read the converge made
+
+
+def test_a_verification_the_read_could_not_finish_is_made_afresh(run_op, early):
+    early.insert(0, STALE)  # no probe image yet: a preview could only say what it would run
+    table = {
+        fact(
+            GpuDockerVerification, runtime_name="nvidia", image="", packages=PACKAGES, dry=False
+        ): VERIFIED
+    }
+    commands, host = run_op(docker.verify, table, runtime_name="nvidia", packages=PACKAGES)
+    assert commands == [] and host.noops == ["verified"]  # the host's answer, not the read's

@@ -39,3 +39,11 @@ def test_a_file_that_differs_is_uploaded_beside_it_and_renamed_over_it(run_op, t
 def test_a_symlinked_file_is_written_at_its_target(run_op):
     commands, _ = run_op(root_file, remote("old\n", target="/srv/pin"), dest=PIN, content=CONTENT)
     assert commands[1][3] == "/srv/pin"
+
+
+def test_a_directory_the_read_found_is_not_made_again(run_op):
+    found = {fact(RemoteFileText, path=PIN): RemoteFile(PIN, PIN, None, "", parent_exists=True)}
+    commands, _ = run_op(root_file, found, dest=PIN, content=CONTENT)
+    temp = "/etc/apt/preferences.d/.nvidia-container-toolkit.gpu-docker.tmp"
+    assert commands[0] == ("upload_beside", CONTENT, temp, PIN)  # no mkdir round trip
+    assert len(commands) == 2

@@ -194,3 +194,15 @@ def test_without_the_gpus_check_a_dockerd_older_than_the_hook_still_fails_the_ho
     assert problem is not None
     assert "never registered the --gpus device driver" in problem
     assert "restart docker" in problem
+
+
+def test_only_a_preview_that_ran_every_check_stands_for_a_verify():
+    """The converge's read verifies as a preview (nothing made or pulled): its answer may
+    stand for the verify only where a real verify would have run the same checks."""
+    assert verification().complete
+    assert verification(checks=(check(rc=125, output=NO_DRIVER),)).complete  # failed, but ran
+    would = ("gpus", f"docker run --rm --network none --gpus all {PROBE} x")
+    assert not verification(probe="", probe_missing=PROBE, checks=(), planned=(would,)).complete
+    image = ("image", "docker run --rm --network none --gpus all cuda:12 nvidia-smi -L")
+    assert not verification(planned=(image,)).complete  # the smoke-test image is not pulled
+    assert not verification(probe="", checks=()).complete  # docker did not answer

@@ -32,7 +32,8 @@ class RemoteFileText(FactBase[RemoteFile]):
                 text = base64.b64decode(encoded[0]).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
                 text = "\x00"  # not UTF-8: the merge refuses it as not JSON
-        return RemoteFile(self.path, target, text, kv.get("meta", [""])[0].strip())
+        meta = kv.get("meta", [""])[0].strip()
+        return RemoteFile(self.path, target, text, meta, parent_exists="parent" in kv)
 
 
 class RemoteSha256(FactBase[dict[str, str]]):

@@ -35,6 +35,7 @@ from pyinfra.context import ctx_host
 
 T = TypeVar("T")
 MARK = "@@gpu-docker-fact"
+MEMO = "GPU_DOCKER_MEMO"
 
 #: A fact and the arguments it is read with.
 Read = tuple[type[FactBase[Any]], tuple[tuple[str, Any], ...]]
@@ -54,12 +55,15 @@ class HostState(FactBase[dict[Read, Any]]):
 
     def command(self, reads: tuple[Read, ...]) -> StringCommand:
         self.facts = [(key, key[0]()) for key in reads]
-        bits: list[Any] = []
+        # Answers several facts need (docker info: lib_docker.sh) are asked once and
+        # kept in a directory living as long as this command.
+        bits: list[Any] = [f"{MEMO}=$(mktemp -d -t gpu-docker-read.XXXXXX 2>/dev/null)", ";"]
+        bits += ["export", MEMO, ";"]
         for index, (key, fact) in enumerate(self.facts):
             command = fact.command(**dict(key[1]))
             bits += ["echo", f"{MARK}", ";", "(", command, ")", ";"]
             bits += ["echo", f"{MARK}={index}=$?", ";"]
-        return StringCommand(*bits, "true")
+        return StringCommand(*bits, "rm", "-rf", f'"${MEMO}"', ";", "true")
 
     def process(self, output: list[str]) -> dict[Read, Any]:
         values: dict[Read, Any] = {}
@@ -122,6 +126,16 @@ def _current(host: Any) -> Snapshot | None:
     return snapshot
 
 
+def known(cls: type[FactBase[T]], **kwargs: Any) -> T | None:
+    """The fact from the host's snapshot while that still describes the host, else
+    ``None`` (never asks the host)."""
+    snapshot = _current(ctx_host.get())
+    if snapshot is None:
+        return None
+    found: T | None = snapshot.values.get(fact_key(cls, kwargs))
+    return found
+
+
 def read(cls: type[FactBase[T]], **kwargs: Any) -> T:
     """The fact as ``host.get_fact(cls, **kwargs)`` gives it, from the host's snapshot
     while that still describes the host."""
@@ -129,7 +143,7 @@ def read(cls: type[FactBase[T]], **kwargs: Any) -> T:
     snapshot = _current(host)
     key = fact_key(cls, kwargs)
     if snapshot is not None and key in snapshot.values:
-        known: T = snapshot.values[key]
-        return known
+        value: T = snapshot.values[key]
+        return value
     found: T = host.get_fact(cls, **kwargs)
     return found

@@ -22,7 +22,6 @@ from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.state import State
-from pyinfra.operations import apt as pyinfra_apt
 
 from gpu_docker import apt_sources, sh
 from gpu_docker.apt_sources import Conflict, probe_failure
@@ -203,9 +202,22 @@ def refresh(
         if age is not None and age < cache_time:
             host.noop(f"{list_path} refreshed less than {cache_time}s ago")
             return
-    yield lock_wait
-    yield StringCommand("apt-get", "update", "-q", *only_source_options(list_path))
-    yield StringCommand("mkdir", "-p", "/var/lib/apt/periodic", "&&", "touch", REFRESH_STAMP)
+    # One round trip: the lock wait, the update, then its stamp (only once it succeeded).
+    yield StringCommand(
+        lock_wait,
+        "&&",
+        "apt-get",
+        "update",
+        "-q",
+        *only_source_options(list_path),
+        "&&",
+        "mkdir",
+        "-p",
+        "/var/lib/apt/periodic",
+        "&&",
+        "touch",
+        REFRESH_STAMP,
+    )
 
 
 @operation()
@@ -232,11 +244,26 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
         )
     """
     installed = host_state.read(InstalledPackages, packages=tuple(versions))
-    if all(installed.get(name) == version for name, version in versions.items()):
+    wanted = [
+        f"{name}={version}" for name, version in versions.items() if installed.get(name) != version
+    ]
+    if not wanted:
         host.noop(f"{len(versions)} packages already installed at their versions")
         return
-    inner = pyinfra_apt.packages._inner(
-        packages=[f"{name}={version}" for name, version in versions.items()],
-        extra_install_args=f"--allow-downgrades -o DPkg::Lock::Timeout={lock_timeout}",
+    # What pyinfra's apt.packages runs for these, without its read of apt's whole package
+    # list: the installed versions are known already.
+    command = StringCommand(
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "-y",
+        "-o",
+        'Dpkg::Options::="--force-confdef"',
+        "-o",
+        'Dpkg::Options::="--force-confold"',
+        "install",
+        "--allow-downgrades",
+        "-o",
+        f"DPkg::Lock::Timeout={lock_timeout}",
+        *wanted,
     )
-    yield from held_released(list(inner), tuple(versions), lock_timeout)
+    yield from held_released([command], tuple(versions), lock_timeout)

@@ -14,15 +14,15 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
 from gpu_docker import containerd, sh
 from gpu_docker.facts import host_state
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.files import temp_beside
-from gpu_docker.operations.files import upload_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
+from gpu_docker.operations.files import put_beside
+from gpu_docker.operations.util import fail, preview_diff, write_headline
 from gpu_docker.settings import Settings
 from gpu_docker.toml_merge import TomlMergeError, plain
 
@@ -61,8 +61,7 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
     preview_diff(write_headline(facts.target, facts.text is not None), facts.text, result.text)
     target = str(PurePosixPath(facts.target))
     temp = temp_beside(target)
-    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
-    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield from put_beside(result.text, temp, target, False)
     yield sh.command("containerd_check", temp, target)
     yield sh.command("swap_in", temp, target, target + backup)
 

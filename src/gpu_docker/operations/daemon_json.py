@@ -12,14 +12,14 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import operation
 
 from gpu_docker import daemon_json, sh
 from gpu_docker.facts import host_state
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.files import temp_beside
-from gpu_docker.operations.files import upload_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
+from gpu_docker.operations.files import put_beside
+from gpu_docker.operations.util import fail, preview_diff, write_headline
 
 
 @operation()
@@ -64,6 +64,5 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, No
 
     target = str(PurePosixPath(current.target))
     temp = temp_beside(target)
-    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
-    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield from put_beside(result.text, temp, target, current.parent_exists)
     yield sh.command("swap_in", temp, target, target + backup)

@@ -42,10 +42,14 @@ def held_released(commands: list[Any], packages: Sequence[str], lock_timeout: in
         return
     selections = host_state.read(PackageSelections, packages=tuple(packages))
     held = sorted(name for name, sel in selections.items() if sel.want == "hold")
-    yield lock_wait(lock_timeout)
-    if held:
-        yield _selections(held, "install")
-    yield from commands
+    first, *rest = ([_selections(held, "install")] if held else []) + list(commands)
+    # The lock wait runs in the same round trip as the first command after it.
+    if isinstance(first, StringCommand):
+        yield StringCommand(lock_wait(lock_timeout), "&&", first)
+    else:
+        yield lock_wait(lock_timeout)
+        yield first
+    yield from rest
     if held:
         yield _selections(held, "hold")
 

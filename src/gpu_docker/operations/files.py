@@ -4,7 +4,7 @@ and a rollback putting such a file's backup back."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from io import StringIO
 from pathlib import PurePosixPath
 from typing import Any
@@ -56,9 +56,16 @@ def root_file(dest: str, content: str) -> Generator[Any, None, None]:
     preview_diff(write_headline(current.target, current.text is not None), current.text, content)
     target = current.target
     temp = temp_beside(target)
-    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
-    yield WithConnectorArguments(upload_beside, (content, temp, target), {})
+    yield from put_beside(content, temp, target, current.parent_exists)
     yield sh.inline('chmod 644 "$1" && chown root:root "$1" && mv -f "$1" "$2"', temp, target)
+
+
+def put_beside(text: str, temp: str, target: str, parent_exists: bool) -> Iterator[Any]:
+    """The commands uploading ``text`` to ``temp`` beside ``target``: its directory made
+    first unless the host's read found it (one round trip fewer on every write)."""
+    if not parent_exists:
+        yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
+    yield WithConnectorArguments(upload_beside, (text, temp, target), {})
 
 
 def upload_beside(

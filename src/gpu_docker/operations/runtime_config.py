@@ -8,17 +8,16 @@ content changes, atomically, the old bytes kept as a 0600 backup. Nothing is res
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from pyinfra import host, logger
-from pyinfra.api import QuoteString, StringCommand, operation
+from pyinfra.api import operation
 
 from gpu_docker import sh
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.files import temp_beside
-from gpu_docker.operations.files import upload_beside
-from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
+from gpu_docker.operations.files import put_beside
+from gpu_docker.operations.util import fail, preview_diff, write_headline
 from gpu_docker.runtime_config import CONFIG_PATH
 from gpu_docker.toml_merge import TomlMergeError
 from gpu_docker.toml_merge import merge as merge_toml
@@ -57,6 +56,5 @@ def merge(owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
         host.log("no restart needed: the runtime reads it for each new container")
     target = current.target
     temp = temp_beside(target)
-    yield StringCommand("mkdir", "-p", QuoteString(str(PurePosixPath(target).parent)))
-    yield WithConnectorArguments(upload_beside, (result.text, temp, target), {})
+    yield from put_beside(result.text, temp, target, current.parent_exists)
     yield sh.command("swap_in", temp, target, target + backup)

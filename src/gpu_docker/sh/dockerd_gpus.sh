@@ -1,5 +1,5 @@
 #!/bin/sh
 # Whether the running dockerd can serve --gpus (see lib_dockerd.sh, prepended).
-# libs: dockerd
+# libs: docker dockerd
 dockerd_gpus
 true

@@ -4,7 +4,19 @@
 # nvidia-container-runtime-hook on its PATH; a SIGHUP never does. dockerd_gpus prints the
 # dockerd pid, its start (clock ticks after boot, with the clock to convert it), the PATH
 # it started with, and the first hook on that PATH with its ctime: Python compares them.
+# Needs lib_docker.sh. Within a read exporting GPU_DOCKER_MEMO (see there), the
+# second fact to ask gets the first one's answer.
 dockerd_gpus() {
+    if memo_has dockerd_gpus; then
+        cat "$GPU_DOCKER_MEMO/dockerd_gpus"
+    elif [ -n "${GPU_DOCKER_MEMO:-}" ]; then
+        memo_put dockerd_gpus "$(read_dockerd_gpus)" 0
+        cat "$GPU_DOCKER_MEMO/dockerd_gpus"
+    else
+        read_dockerd_gpus
+    fi
+}
+read_dockerd_gpus() {
     pid=$(cat /var/run/docker.pid 2>/dev/null)
     { [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; } || pid=$(pidof -s dockerd 2>/dev/null)
     [ -n "$pid" ] || return 0
@@ -26,7 +38,8 @@ dockerd_gpus() {
     done
     # A hook newer than dockerd may only have been upgraded in place (the driver stays
     # registered): where a probe image exists, ask dockerd itself with --gpus.
-    probe=$(docker image ls --format '{{.Repository}}:{{.Tag}}' gpu-docker-probe 2>/dev/null | head -n1)
+    probe_images
+    probe=$(printf '%s\n' "${probe_images:-}" | head -n1)
     static=/sbin/ldconfig
     [ -f /sbin/ldconfig.real ] && static=/sbin/ldconfig.real
     if [ -n "$hook_ctime" ] && [ -n "$probe" ] && awk -v c="$hook_ctime" \
@@ -37,9 +50,9 @@ dockerd_gpus() {
         echo "gpus_probe_rc=$?"
         echo "gpus_probe=$(printf '%s' "$out" | grep -m1 -i 'error' )"
     fi
-    if r=$(timeout 20 docker info --format '{{json .Runtimes}}' 2>&1); then
-        echo "daemon_runtimes=$r"
+    if docker_info; then
+        echo "daemon_runtimes=$(info_value Runtimes)"
     else
-        echo "docker_error=$(echo "$r" | tail -n1)"
+        echo "docker_error=$(info_error)"
     fi
 }

@@ -10,7 +10,7 @@ probe_image() {
     arch=$(dpkg --print-architecture) || return 1
     tag=$(dpkg-query -W -f='${Version}' "libc6:$arch" 2>/dev/null | tr -c 'A-Za-z0-9_.-' '_')
     name="gpu-docker-probe:${tag:-unknown}"
-    if ! docker image inspect "$name" >/dev/null 2>&1; then
+    if ! probe_listed "$name"; then
         if [ "${1:-1}" = 0 ]; then
             echo "probe_missing=$name"
             probe_static

@@ -1,8 +1,11 @@
 #!/bin/sh
 # docker's cgroup driver, and how many NVIDIA device nodes lack their /dev/char link.
 # No args.
-command -v docker >/dev/null 2>&1 \
-    && echo "cgroup_driver=$(timeout 10 docker info --format '{{.CgroupDriver}}' 2>/dev/null)"
+# libs: docker
+if command -v docker >/dev/null 2>&1; then
+    docker_info
+    echo "cgroup_driver=$(info_text CgroupDriver)"
+fi
 nodes=0 missing=0
 for d in /dev/nvidia*; do
     [ -c "$d" ] || continue

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Everything the deploy checks before changing a host, as key=value lines.
 # Args: packages to report from dpkg's database
+# libs: docker
 # shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null
 echo "os_id=${ID:-}"
@@ -16,12 +17,12 @@ fi
 [ -d /run/systemd/system ] && echo "init=systemd" || echo "init=sysv"
 for t in curl gpg dpkg docker; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done
 if command -v docker >/dev/null 2>&1; then
-    if info=$(timeout 20 docker info --format \
-        '{{.ServerVersion}}|{{.LiveRestoreEnabled}}|{{.ContainersRunning}}|{{json .Runtimes}}' 2>&1)
-    then echo "docker_info=$info"; server=${info%%|*}
-    else  # docker 20.10's `info --format` hides the cause; `version` says it on stderr
+    if docker_info; then
+        server=$(info_text ServerVersion)
+        echo "docker_info=$server|$(info_value LiveRestoreEnabled)|$(info_value ContainersRunning)|$(info_value Runtimes)"
+    else  # docker 20.10's `info` hides the cause; `version` says it on stderr
         why=$(timeout 10 docker version 2>&1 >/dev/null | grep -v '^$' | head -n1)
-        echo "docker_error=${why:-$(echo "$info" | tail -n1)}"
+        echo "docker_error=${why:-$(info_error)}"
     fi
 fi
 # Launching dockerd (80 MB) twice is most of this fact's cost on a fleet. The running

@@ -2,7 +2,7 @@
 # Run as the rootless docker's user (DOCKER_HOST set): `docker run --gpus all` on the probe
 # image (lib_probe.sh), made in their docker from the host's files on first use.
 # Args: user
-# libs: probe
+# libs: docker probe
 user=$1
 probe=$(probe_image) || fail_line=$(printf '%s\n' "$probe" | sed -n 's/^probe_error=//p')
 name=$(printf '%s\n' "$probe" | sed -n 's/^probe=//p')

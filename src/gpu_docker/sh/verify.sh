@@ -6,19 +6,20 @@
 # make-probe=0 is a --dry preview: nothing is made, pulled or removed. Checks run only on
 # images already on the host (their containers are --rm); the others are named as
 # would=<name>|<command>.
-# libs: dockerd gpu probe
+# libs: docker dockerd gpu probe
 runtime=$1 image=$2 make=$3
 shift 3
 # shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null
 echo "os=${PRETTY_NAME:-${ID:-} ${VERSION_ID:-}}"
-echo "docker_version=$(timeout 20 docker version --format '{{.Server.Version}}' 2>/dev/null)"
+docker_info
+echo "docker_version=$(info_text ServerVersion)"
 dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
 echo "cli=$(nvidia-container-cli --version 2>/dev/null | head -n1)"
 echo "ctk=$(nvidia-ctk --version 2>/dev/null | head -n1)"
 dockerd_gpus
 # docker 25+ lists CDI spec directories only when CDI is enabled; older docker has no field.
-cdi=$(timeout 20 docker info --format '{{json .CDISpecDirs}}' 2>/dev/null)
+cdi=$(info_value CDISpecDirs)
 cdi_on=0
 case $cdi in '['*'"'*) cdi_on=1; echo "cdi=1" ;; esac
 facts=$(gpu_facts)
