@@ -84,9 +84,17 @@ def lab_host() -> Any:
         yield host
 
 
-def _executed_op(state: State, host: Any, commands: list[Any]) -> None:
-    meta = OperationMeta("op", is_change=bool(commands))
-    state.ops.setdefault(host, {})["op"] = StateOperationHostData(lambda: iter(()), {}, meta)
+def _executed_op(
+    state: State, host: Any, commands: list[Any], op_hash: str = "op", confined: Any = None
+) -> None:
+    """An operation that ran ``commands`` on ``host``, having confined itself to the reads
+    ``confined`` (when given), as it does from inside its generator."""
+    if confined is not None:
+        host.current_op_hash = op_hash
+        host_state.confine(confined)
+        host.current_op_hash = None
+    meta = OperationMeta(op_hash, is_change=bool(commands))
+    state.ops.setdefault(host, {})[op_hash] = StateOperationHostData(lambda: iter(()), {}, meta)
     meta.set_complete(True, commands, CommandOutput([]))
 
 
@@ -112,3 +120,35 @@ def test_execution_after_a_confirmed_preview_reads_afresh(lab_host: Any) -> None
     state.current_stage = StateStage.Execute
     state.check_for_changes = True
     assert host_state.read(DpkgAudit) == ["from the host"]
+
+
+def test_an_operation_confined_to_some_reads_leaves_the_others_standing(lab_host: Any) -> None:
+    """The apt pin's write changes what the pin reads, not dpkg's audit: only the pin is
+    asked again. An operation that did not confine itself may change anything."""
+    state = lab_host.state
+    pin = fact_key(RemoteFileText, {"path": "/etc/apt/preferences.d/nvidia-container-toolkit"})
+    lab_host.get_fact = lambda cls, **kwargs: (
+        {AUDIT: ["snapshot"], pin: "old pin"} if cls is HostState else ["from the host"]
+    )
+    state.current_stage = StateStage.Prepare
+    host_state.take([AUDIT, pin])
+    state.current_stage = StateStage.Execute
+    state.check_for_changes = False
+
+    _executed_op(state, lab_host, [StringCommand("true")], "pin", confined=[pin])
+    assert host_state.read(DpkgAudit) == ["snapshot"]
+    assert host_state.read(RemoteFileText, path=pin[1][0][1]) == ["from the host"]
+    assert host_state.known(RemoteFileText, path=pin[1][0][1]) is None
+
+    _executed_op(state, lab_host, [StringCommand("true")], "install")  # not confined
+    assert host_state.read(DpkgAudit) == ["from the host"]
+
+
+def test_a_confined_operation_that_ran_nothing_changes_nothing(lab_host: Any) -> None:
+    state = lab_host.state
+    state.current_stage = StateStage.Prepare
+    host_state.take([AUDIT])
+    state.current_stage = StateStage.Execute
+    state.check_for_changes = False
+    _executed_op(state, lab_host, [], "pin", confined=[AUDIT])
+    assert host_state.read(DpkgAudit) == ["snapshot"]

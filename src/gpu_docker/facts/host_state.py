@@ -11,9 +11,14 @@ The values describe the host only until something changes it, so ``read`` asks t
 itself again (one fact, as before) once:
 
 - an operation on the host has run a command (any command may change what a fact reads:
-  the apt source written, a package installed, daemon.json swapped), or
+  a package installed, daemon.json swapped, a service restarted), or
 - pyinfra is executing after a preview it asked to confirm (no ``-y``): the operator may
   have taken minutes, so execution reads afresh, as it always did.
+
+An operation whose commands can only change a few named reads says so (``confine``, e.g.
+the apt pin file's write changes what that file reads and nothing else): when it runs,
+only those are asked again, and the rest of the snapshot stands. An operation that does
+not say so may change anything.
 
 An operation therefore reads everything it needs before its first ``yield``: pyinfra runs
 each yielded command at once, and a value read after it would predate it. A fact whose
@@ -90,6 +95,10 @@ class Snapshot:
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[State, dict[str, Snapshot]] = weakref.WeakKeyDictionary()
+#: Per host name, the operations (by hash) that declared the only reads they may change.
+_CONFINED: weakref.WeakKeyDictionary[State, dict[str, dict[str, frozenset[Read]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def take(reads: Sequence[Read]) -> None:
@@ -99,13 +108,29 @@ def take(reads: Sequence[Read]) -> None:
     _SNAPSHOTS.setdefault(host.state, {})[host.name] = Snapshot(values, host.state.current_stage)
 
 
-def _changed_since(state: State, host: Host) -> bool:
-    """Whether an operation on ``host`` has run a command in this execution."""
-    for op_data in state.ops.get(host, {}).values():
+def confine(reads: Sequence[Read]) -> None:
+    """Declare, inside an operation and before its first ``yield``, that its commands can
+    change what ``reads`` read and nothing else a snapshot holds."""
+    host = ctx_host.get()
+    if not isinstance(host, Host) or host.current_op_hash is None:  # a test's stand-in host
+        return
+    op_hash = host.current_op_hash
+    hosts = _CONFINED.setdefault(host.state, {})
+    hosts.setdefault(host.name, {})[op_hash] = frozenset(reads)
+
+
+def _changed_since(state: State, host: Host) -> frozenset[Read] | None:
+    """What the operations that ran a command on ``host`` in this execution may have
+    changed: ``None`` for anything (one of them did not confine itself)."""
+    confined = _CONFINED.get(state, {}).get(host.name, {})
+    changed: set[Read] = set()
+    for op_hash, op_data in state.ops.get(host, {}).items():
         meta = op_data.operation_meta
         if meta.is_complete() and meta.executed:
-            return True
-    return False
+            if op_hash not in confined:
+                return None
+            changed |= confined[op_hash]
+    return frozenset(changed)
 
 
 def _current(host: Any) -> Snapshot | None:
@@ -120,9 +145,13 @@ def _current(host: Any) -> Snapshot | None:
         return snapshot
     if snapshot.stage != StateStage.Execute and state.check_for_changes:
         return None  # executing after a confirmed preview: read afresh
-    if _changed_since(state, host):
+    changed = _changed_since(state, host)
+    if changed is None:
         del _SNAPSHOTS[state][host.name]
         return None
+    if changed & snapshot.values.keys():
+        values = {key: value for key, value in snapshot.values.items() if key not in changed}
+        snapshot = _SNAPSHOTS[state][host.name] = Snapshot(values, snapshot.stage)
     return snapshot
 
 

@@ -29,6 +29,7 @@ from gpu_docker.facts import host_state
 from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
 from gpu_docker.facts.dpkg import InstalledPackages
 from gpu_docker.facts.files import FileAge, RemoteFileText
+from gpu_docker.facts.host_state import fact_key
 from gpu_docker.operations.dpkg import held_released
 from gpu_docker.operations.util import WithConnectorArguments
 
@@ -151,6 +152,14 @@ def repository(
     if has_key and current == line + "\n" and not conflicts:
         host.noop(f"{list_path} and {keyring} in place, no conflicting source")
         return
+    # The probe updates a scratch directory; the commit writes apt's sources and keyring.
+    host_state.confine(
+        [
+            fact_key(HostAptSources, {}),
+            fact_key(KeyringFingerprints, {"path": keyring}),
+            fact_key(RemoteFileText, {"path": list_path}),
+        ]
+    )
     if not host.state.is_executing:
         host.log(f"{repo_url} will be tried on its own before {list_path} is written")
         for conflict in conflicts:
@@ -202,6 +211,8 @@ def refresh(
         if age is not None and age < cache_time:
             host.noop(f"{list_path} refreshed less than {cache_time}s ago")
             return
+    # apt's lists and the stamp are all it changes; no fact reads the lists.
+    host_state.confine([fact_key(FileAge, {"path": REFRESH_STAMP})])
     # One round trip: the lock wait, the update, then its stamp (only once it succeeded).
     yield StringCommand(
         lock_wait,

@@ -18,6 +18,7 @@ from pyinfra.api.state import State
 from gpu_docker import sh
 from gpu_docker.facts import host_state
 from gpu_docker.facts.files import FileBackups, RemoteFileText
+from gpu_docker.facts.host_state import fact_key
 from gpu_docker.files import RollbackError, parse_backups, pick_backup, temp_beside
 from gpu_docker.operations.util import WithConnectorArguments, fail, preview_diff, write_headline
 
@@ -54,6 +55,7 @@ def root_file(dest: str, content: str) -> Generator[Any, None, None]:
         host.noop(f"{current.target} is up to date")
         return
     preview_diff(write_headline(current.target, current.text is not None), current.text, content)
+    host_state.confine([fact_key(RemoteFileText, {"path": dest})])
     target = current.target
     temp = temp_beside(target)
     yield from put_beside(content, temp, target, current.parent_exists)
