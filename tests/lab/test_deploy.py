@@ -202,15 +202,38 @@ def test_a_no_op_run_reads_and_verifies_each_host_in_one_command(lab, converged,
         assert re.search(rf"\[{re.escape(host.name)}\]\s+check --gpus all: ok", output(again))
 
 
-def test_a_host_the_run_changes_is_verified_afresh(lab, converged, run_pyinfra, host_exec):
-    """The read's verification predates the run's changes: where an operation ran a
-    command, the verify operation asks the host again."""
+def test_a_file_only_its_own_operation_reads_keeps_the_reads_verification(
+    lab, converged, run_pyinfra, host_exec
+):
+    """The pin's write changes what the pin reads and nothing a GPU container needs
+    (host_state.confine): the pin is put back and the read's verification stands."""
     removed = host_exec(lab, SEEDED, f"rm {APT_PIN}")
     assert removed.returncode == 0, removed.stderr
     again = run_pyinfra("deploys/gpu_docker.py", "-vvv")
     assert again.returncode == 0, output(again)
-    assert verified_afresh(again, SEEDED)
     assert host_exec(lab, SEEDED, f"test -f {APT_PIN}").returncode == 0
+    assert not verified_afresh(again, SEEDED)
+    assert re.search(rf"\[{SEEDED}\]\s+check --gpus all: ok", output(again))
+
+
+def test_a_host_the_run_changes_is_verified_afresh(lab, converged, run_pyinfra, host_exec):
+    """The read's verification predates the run's changes: where an operation that may
+    change anything ran a command (here daemon.json's merge, and docker's restart), the
+    verify operation asks the host again."""
+    drop = (
+        "import json,sys; d=json.load(sys.stdin); d['runtimes'].pop('nvidia'); print(json.dumps(d))"
+    )
+    edited = host_exec(
+        lab,
+        SEEDED,
+        f'python3 -c "{drop}" < /etc/docker/daemon.json > /tmp/dj'
+        " && cat /tmp/dj > /etc/docker/daemon.json",
+    )
+    assert edited.returncode == 0, edited.stderr
+    again = run_pyinfra("deploys/gpu_docker.py", "-vvv")
+    assert again.returncode == 0, output(again)
+    assert verified_afresh(again, SEEDED)
+    assert "nvidia" in docker_runtimes(lab, host_exec, SEEDED)
     for host in lab.hosts:
         if host.name != SEEDED:
             assert commands_sent(again, host.name) == 1, host.name
