@@ -15,7 +15,7 @@ import pytest
 
 from gpu_docker import toolkit
 from gpu_docker.bundle.manifest import load_manifest, verify_bundle
-from gpu_docker.lab.dockerd import check_cgroups, docker_answers, dockerd_pids
+from gpu_docker.lab.dockerd import check_cgroups, docker_answers, dockerd_pids, mend_cgroups
 from gpu_docker.lab.errors import LabError
 from gpu_docker.lab.layout import SUBNETS
 from gpu_docker.lab.state import LabState
@@ -161,6 +161,18 @@ def test_a_read_only_cgroup_fails_the_lab_by_name_and_the_boot_remount_mends_it(
         mended = host_exec(lab, name, "/usr/local/sbin/gpu-docker-lab-cgroups")
     assert mended.returncode == 0, mended.stderr
     check_cgroups(lab.hosts)
+
+
+def test_lab_up_remounts_a_read_only_cgroup_from_outside(lab: LabState, host_exec) -> None:
+    """What lab up does when a host's boot left its controllers read-only anyway."""
+    name = RESTRICTED_HOST
+    stuck = host_exec(lab, name, "mount -o remount,bind,ro /sys/fs/cgroup/cpuset")
+    assert stuck.returncode == 0, stuck.stderr
+    assert mend_cgroups(lab.hosts) == [
+        f"{name}: remounted /sys/fs/cgroup/cpuset read-write after its boot"
+    ]
+    check_cgroups(lab.hosts)
+    assert mend_cgroups(lab.hosts) == []
 
 
 def test_served_keys_have_the_recorded_fingerprint(lab: LabState, host_exec) -> None:

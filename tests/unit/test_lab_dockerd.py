@@ -113,3 +113,20 @@ def test_hosts_whose_cgroups_take_a_container_pass(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(dockerd, "dockerd_pids", lambda _: {h.name: 5 for h in hosts})
     monkeypatch.setattr(dockerd, "unwritable_cgroups", lambda pid: [])
     dockerd.check_cgroups(hosts)
+
+
+def test_hierarchies_a_boot_left_read_only_are_remounted_and_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hosts = plan_hosts(2, 0)
+    monkeypatch.setattr(dockerd, "dockerd_pids", lambda _: {"lab-online-1": 11, "lab-online-2": 12})
+    refused = {12: {"/sys/fs/cgroup/cpuset": "Read-only file system"}}
+    monkeypatch.setattr(dockerd, "_refusing", lambda pid: refused.get(pid, {}))
+    ran: list[list[str]] = []
+    monkeypatch.setattr(dockerd.subprocess, "run", lambda argv, **_: ran.append(argv))
+    assert dockerd.mend_cgroups(hosts) == [
+        "lab-online-2: remounted /sys/fs/cgroup/cpuset read-write after its boot"
+    ]
+    assert ran == [
+        ["nsenter", "-t", "12", "-m", "mount", "-o", "remount,bind,rw", "/sys/fs/cgroup/cpuset"]
+    ]

@@ -17,6 +17,7 @@ their logs.
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -118,24 +119,57 @@ def cgroup_hierarchies(mounts: str) -> list[str]:
     return found
 
 
-def unwritable_cgroups(pid: int) -> list[str]:
-    """The hierarchies, in the mount namespace of process ``pid``, where no cgroup can be
-    made, each with the reason (``/sys/fs/cgroup/cpuset: Read-only file system``).
+def _refusing(pid: int) -> dict[str, str]:
+    """Each hierarchy, in the mount namespace of process ``pid``, where no cgroup can be
+    made, with the reason (``Read-only file system``).
 
     A probe cgroup is made and removed at the top of each one, where docker's cgroupfs
     driver puts its ``docker/<container>`` cgroups; the path goes through
     ``/proc/<pid>/root``, so the host's own mounts (and their read-only flags) apply.
     """
     mounts = Path(f"/proc/{pid}/mounts").read_text()
-    failed = []
+    failed = {}
     for point in cgroup_hierarchies(mounts):
         probe = Path(f"/proc/{pid}/root{point}") / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
         try:
             probe.mkdir()
             probe.rmdir()
         except OSError as error:
-            failed.append(f"{point}: {error.strerror}")
+            failed[point] = str(error.strerror)
     return failed
+
+
+def unwritable_cgroups(pid: int) -> list[str]:
+    """The hierarchies where no cgroup can be made, each with the reason
+    (``/sys/fs/cgroup/cpuset: Read-only file system``)."""
+    return [f"{point}: {reason}" for point, reason in _refusing(pid).items()]
+
+
+def mend_cgroups(hosts: Sequence[LabHost]) -> list[str]:
+    """Remount read-write, from outside, each hierarchy a host's boot left refusing cgroups;
+    one line per host mended, saying which.
+
+    The boot-time oneshot remounts and proves every controller before docker starts, yet
+    CI has still seen a host (one in dozens, on busy boots) whose controllers were all
+    read-only once dockerd answered; why is not known. The same remount, made in the
+    host's mount namespace with nsenter, has mended every such host so far; what it
+    cannot mend, ``check_cgroups`` then names.
+    """
+    mended = []
+    for name, pid in dockerd_pids(hosts).items():
+        try:
+            points = list(_refusing(pid))
+        except OSError:  # dockerd exited: check_cgroups names it
+            continue
+        for point in points:
+            subprocess.run(
+                ["nsenter", "-t", str(pid), "-m", "mount", "-o", "remount,bind,rw", point],
+                capture_output=True,
+                check=False,
+            )
+        if points:
+            mended.append(f"{name}: remounted {', '.join(points)} read-write after its boot")
+    return mended
 
 
 def check_cgroups(hosts: Sequence[LabHost]) -> None:
@@ -161,7 +195,10 @@ def check_cgroups(hosts: Sequence[LabHost]) -> None:
         )
 
 
-def wait_until_ready(hosts: Sequence[LabHost], timeout: float) -> None:
-    """Every host's dockerd answers and can make container cgroups, else LabError."""
+def wait_until_ready(hosts: Sequence[LabHost], timeout: float) -> list[str]:
+    """Every host's dockerd answers and can make container cgroups (mended where the boot
+    left them read-only: the lines returned say where), else LabError."""
     wait_for_docker(hosts, timeout)
+    mended = mend_cgroups(hosts)
     check_cgroups(hosts)
+    return mended

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -152,7 +153,8 @@ def _build(planned: list[LabHost], directory: Path) -> LabState:
     # Tests snapshot hosts as soon as lab up returns: a dockerd still starting would write
     # its first files (/etc/docker/key.json) mid-test, and a host whose cgroups refuse
     # containers would fail tests with runc's words instead of failing here by name.
-    dockerd.wait_until_ready(started, DOCKERD_TIMEOUT)
+    for line in dockerd.wait_until_ready(started, DOCKERD_TIMEOUT):
+        print(f"lab up: {line}", file=sys.stderr)
     base = f"http://{gateway}:{port}"
     return LabState(
         hosts=started,
