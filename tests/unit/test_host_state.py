@@ -98,6 +98,15 @@ def _executed_op(
     meta.set_complete(True, commands, CommandOutput([]))
 
 
+def _read_then_execute(host: Any, reads: list[Any], preview: bool = False) -> None:
+    """The converge's one read at preparation, then execution: straight on (``-y``), or
+    after a preview that asked to confirm."""
+    host.state.current_stage = StateStage.Prepare
+    host_state.take(reads)
+    host.state.current_stage = StateStage.Execute
+    host.state.check_for_changes = preview
+
+
 def test_answers_from_the_snapshot_until_a_command_ran(lab_host: Any) -> None:
     state = lab_host.state
     state.current_stage = StateStage.Prepare
@@ -114,11 +123,7 @@ def test_answers_from_the_snapshot_until_a_command_ran(lab_host: Any) -> None:
 
 
 def test_execution_after_a_confirmed_preview_reads_afresh(lab_host: Any) -> None:
-    state = lab_host.state
-    state.current_stage = StateStage.Prepare
-    host_state.take([AUDIT])
-    state.current_stage = StateStage.Execute
-    state.check_for_changes = True
+    _read_then_execute(lab_host, [AUDIT], preview=True)
     assert host_state.read(DpkgAudit) == ["from the host"]
 
 
@@ -130,11 +135,7 @@ def test_an_operation_confined_to_some_reads_leaves_the_others_standing(lab_host
     lab_host.get_fact = lambda cls, **kwargs: (
         {AUDIT: ["snapshot"], pin: "old pin"} if cls is HostState else ["from the host"]
     )
-    state.current_stage = StateStage.Prepare
-    host_state.take([AUDIT, pin])
-    state.current_stage = StateStage.Execute
-    state.check_for_changes = False
-
+    _read_then_execute(lab_host, [AUDIT, pin])
     _executed_op(state, lab_host, [StringCommand("true")], "pin", confined=[pin])
     assert host_state.read(DpkgAudit) == ["snapshot"]
     assert host_state.read(RemoteFileText, path=pin[1][0][1]) == ["from the host"]
@@ -145,10 +146,6 @@ def test_an_operation_confined_to_some_reads_leaves_the_others_standing(lab_host
 
 
 def test_a_confined_operation_that_ran_nothing_changes_nothing(lab_host: Any) -> None:
-    state = lab_host.state
-    state.current_stage = StateStage.Prepare
-    host_state.take([AUDIT])
-    state.current_stage = StateStage.Execute
-    state.check_for_changes = False
-    _executed_op(state, lab_host, [], "pin", confined=[AUDIT])
+    _read_then_execute(lab_host, [AUDIT])
+    _executed_op(lab_host.state, lab_host, [], "pin", confined=[AUDIT])
     assert host_state.read(DpkgAudit) == ["snapshot"]
