@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gpu_docker.files import MergeResult
 from gpu_docker.settings import Settings
-from gpu_docker.toml_merge import MergeResult, TomlMergeError, dig, merge, plain
+from gpu_docker.toml_merge import TomlMergeError, dig, merge, plain
 
 CRI_PLUGINS = {2: "io.containerd.grpc.v1.cri", 3: "io.containerd.cri.v1.runtime"}
 RUNC_V2 = "io.containerd.runc.v2"

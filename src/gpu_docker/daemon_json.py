@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from gpu_docker.files import MergeResult
 
 #: The template of the settings gpu-docker owns, relative to a project and to the package.
 TEMPLATE = Path("templates") / "daemon.json.j2"
@@ -89,15 +90,6 @@ def detect_indent(text: str) -> int | str:
 def dump(data: Mapping[str, Any], indent: int | str = 4) -> str:
     """Serialise with a trailing newline, non-ASCII kept as written."""
     return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    """What a merge decided: the new text, and whether writing it changes anything."""
-
-    changed: bool
-    text: str
-    data: dict[str, Any]
 
 
 def merge(current_text: str | None, owned: Mapping[str, Any]) -> MergeResult:

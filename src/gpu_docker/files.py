@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 #: What names gpu-docker's backups and temp files beside the files it replaces.
 BACKUP_TAG = "gpu-docker"
@@ -32,6 +33,16 @@ class RemoteFile:
     text: str | None
     meta: str = ""
     parent_exists: bool = False
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What a merge into a config file decided (daemon.json, a TOML config): the new text,
+    and whether writing it changes anything."""
+
+    changed: bool
+    text: str
+    data: dict[str, Any]
 
 
 def backup_suffix(now: datetime.datetime | None = None) -> str:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
@@ -32,6 +31,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import InlineTable
 
 from gpu_docker.daemon_json import deep_merge
+from gpu_docker.files import MergeResult
 
 
 class TomlMergeError(ValueError):
@@ -49,15 +49,6 @@ def parse(text: str) -> tomlkit.TOMLDocument:
 def plain(text: str | None) -> dict[str, Any]:
     """The file's data as plain Python values (``None`` = no file = ``{}``)."""
     return parse(text or "").unwrap()
-
-
-@dataclass(frozen=True)
-class MergeResult:
-    """What a merge decided: the new text, and whether writing it changes anything."""
-
-    changed: bool
-    text: str
-    data: dict[str, Any]
 
 
 def _merge_into(table: Any, owned: Mapping[str, Any], path: tuple[str, ...]) -> None:

@@ -22,7 +22,7 @@ from gpu_docker.facts import host_state
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import put_beside
-from gpu_docker.operations.util import fail, preview_diff, write_headline
+from gpu_docker.operations.util import merged_text
 from gpu_docker.settings import Settings
 from gpu_docker.toml_merge import TomlMergeError, plain
 
@@ -50,18 +50,18 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
         )
     """
     facts = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
-    try:
-        result = containerd.merge_settings(settings, facts.version, facts.text)
-    except TomlMergeError as exc:
-        yield from fail._inner(f"{facts.target}: {exc}; left untouched, fix it and run again")
+    text = yield from merged_text(
+        facts.target,
+        facts.text,
+        lambda found: containerd.merge_settings(settings, facts.version, found),
+        TomlMergeError,
+        f"already has the {settings.runtime_name} runtime",
+    )
+    if text is None:
         return
-    if not result.changed:
-        host.noop(f"{facts.target} already has the {settings.runtime_name} runtime")
-        return
-    preview_diff(write_headline(facts.target, facts.text is not None), facts.text, result.text)
     target = str(PurePosixPath(facts.target))
     temp = temp_beside(target)
-    yield from put_beside(result.text, temp, target, False)
+    yield from put_beside(text, temp, target, False)
     yield sh.command("containerd_check", temp, target)
     yield sh.command("swap_in", temp, target, target + backup)
 

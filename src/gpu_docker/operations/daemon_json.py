@@ -11,7 +11,6 @@ from collections.abc import Generator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from pyinfra import host
 from pyinfra.api import operation
 
 from gpu_docker import daemon_json, sh
@@ -19,7 +18,7 @@ from gpu_docker.facts import host_state
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import put_beside
-from gpu_docker.operations.util import fail, preview_diff, write_headline
+from gpu_docker.operations.util import merged_text
 
 
 @operation()
@@ -49,20 +48,16 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, No
         )
     """
     current = host_state.read(RemoteFileText, path=path)
-    try:
-        result = daemon_json.merge(current.text, owned)
-    except daemon_json.DaemonJsonError as exc:
-        yield from fail._inner(f"{current.target}: {exc}; left untouched, fix it and run again")
-        return
-    if not result.changed:
-        host.noop(f"{current.target} already has the owned settings")
-        return
-
-    preview_diff(
-        write_headline(current.target, current.text is not None), current.text, result.text
+    text = yield from merged_text(
+        current.target,
+        current.text,
+        lambda found: daemon_json.merge(found, owned),
+        daemon_json.DaemonJsonError,
+        "already has the owned settings",
     )
-
+    if text is None:
+        return
     target = str(PurePosixPath(current.target))
     temp = temp_beside(target)
-    yield from put_beside(result.text, temp, target, current.parent_exists)
+    yield from put_beside(text, temp, target, current.parent_exists)
     yield sh.command("swap_in", temp, target, target + backup)

@@ -22,7 +22,7 @@ from pyinfra.api.operation import OperationMeta
 from gpu_docker import daemon_json, rootless, sh
 from gpu_docker.facts.rootless import RootlessBackups, RootlessDocker
 from gpu_docker.files import RollbackError, parse_backups, pick_backup
-from gpu_docker.operations.util import fail, preview_diff, write_headline
+from gpu_docker.operations.util import merged_text, preview_diff
 from gpu_docker.rootless import RootlessUser
 from gpu_docker.settings import Settings
 
@@ -56,16 +56,16 @@ def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, No
     its mode kept; the old bytes are kept beside it (0600).
     """
     found = host.get_fact(RootlessDocker, user=user)
-    try:
-        result = daemon_json.merge(found.text, rootless.daemon_json_owned(settings))
-    except daemon_json.DaemonJsonError as exc:
-        yield from fail._inner(f"{found.target}: {exc}; left untouched, fix it and run again")
+    text = yield from merged_text(
+        found.target,
+        found.text,
+        lambda current: daemon_json.merge(current, rootless.daemon_json_owned(settings)),
+        daemon_json.DaemonJsonError,
+        f"already has the {settings.runtime_name} runtime",
+    )
+    if text is None:
         return
-    if not result.changed:
-        host.noop(f"{found.target} already has the {settings.runtime_name} runtime")
-        return
-    preview_diff(write_headline(found.target, found.text is not None), found.text, result.text)
-    encoded = base64.b64encode(result.text.encode()).decode()
+    encoded = base64.b64encode(text.encode()).decode()
     yield as_user(found, sh.command("rootless_write", encoded, found.target, backup))
 
 

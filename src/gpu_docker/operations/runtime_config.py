@@ -17,7 +17,7 @@ from gpu_docker import sh
 from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.files import temp_beside
 from gpu_docker.operations.files import put_beside
-from gpu_docker.operations.util import fail, preview_diff, write_headline
+from gpu_docker.operations.util import merged_text
 from gpu_docker.runtime_config import CONFIG_PATH
 from gpu_docker.toml_merge import TomlMergeError
 from gpu_docker.toml_merge import merge as merge_toml
@@ -41,20 +41,18 @@ def merge(owned: Mapping[str, Any], backup: str) -> Generator[Any, None, None]:
     restart follows: the runtime reads the file for each container it sets up.
     """
     current = host.get_fact(RemoteFileText, path=CONFIG_PATH)
-    try:
-        result = merge_toml(current.text, owned)
-    except TomlMergeError as exc:
-        yield from fail._inner(f"{current.target}: {exc}; left untouched, fix it and run again")
-        return
-    if not result.changed:
-        host.noop(f"{current.target} already has the runtime settings")
-        return
-    preview_diff(
-        write_headline(current.target, current.text is not None), current.text, result.text
+    text = yield from merged_text(
+        current.target,
+        current.text,
+        lambda found: merge_toml(found, owned),
+        TomlMergeError,
+        "already has the runtime settings",
     )
+    if text is None:
+        return
     if not host.state.is_executing:
         host.log("no restart needed: the runtime reads it for each new container")
     target = current.target
     temp = temp_beside(target)
-    yield from put_beside(result.text, temp, target, current.parent_exists)
+    yield from put_beside(text, temp, target, current.parent_exists)
     yield sh.command("swap_in", temp, target, target + backup)

@@ -3,7 +3,7 @@ running our own Python steps on the host with the operation's connector argument
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from pyinfra import host, logger
@@ -12,6 +12,8 @@ from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.operations.util.files import generate_color_diff
+
+from gpu_docker.files import MergeResult
 
 
 def _fail_command(message: str) -> StringCommand:
@@ -67,3 +69,30 @@ def preview_diff(headline: str, old: str | None, new: str | None) -> None:
 def write_headline(target: str, existed: bool) -> str:
     """The preview's line for a file about to be written."""
     return f"Will {'modify' if existed else 'create'} {target}"
+
+
+def merged_text(
+    target: str,
+    current: str | None,
+    merge: Callable[[str | None], MergeResult],
+    refused: type[Exception],
+    up_to_date: str,
+) -> Generator[StringCommand, None, str | None]:
+    """The text a merge into the config file ``target`` (now ``current``) will write,
+    previewed; ``None`` when there is nothing to write: the file already holds the merge
+    (said as ``<target> <up_to_date>``), or the merge refused it (``refused`` raised) and
+    the host is failed with one line, the file left untouched.
+
+    Every config merge (daemon.json, its rootless users', containerd's and the toolkit's
+    config.toml) decides through here; each writes the text its own way.
+    """
+    try:
+        result = merge(current)
+    except refused as exc:
+        yield from fail._inner(f"{target}: {exc}; left untouched, fix it and run again")
+        return None
+    if not result.changed:
+        host.noop(f"{target} {up_to_date}")
+        return None
+    preview_diff(write_headline(target, current is not None), current, result.text)
+    return result.text
