@@ -399,6 +399,16 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _from_json(host: str, key: str, value: Any, kind: str) -> Any:
+    """A value given as JSON text (``--data key='{...}'``), parsed; any other as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(host, key, f"not a JSON {kind}: {exc}") from None
+
+
 def _coerce(host: str, key: str, value: Any, annotation: Any) -> Any:
     """Check one value against its declared type; JSON text is accepted for objects."""
     origin = typing.get_origin(annotation)
@@ -416,20 +426,12 @@ def _coerce(host: str, key: str, value: Any, annotation: Any) -> Any:
             )
         return value
     if origin is dict:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise SettingsError(host, key, f"not a JSON object: {exc}") from None
+        value = _from_json(host, key, value, "object")
         if not isinstance(value, dict):
             raise SettingsError(host, key, f"must be an object, got {type(value).__name__}")
         return value
     if origin is list:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise SettingsError(host, key, f"not a JSON list: {exc}") from None
+        value = _from_json(host, key, value, "list")
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise SettingsError(host, key, f"must be a list of strings, got {value!r}")
         return list(value)
