@@ -34,6 +34,18 @@ def fact(cls: type, *args: Any, **kwargs: Any) -> FactKey:
     )
 
 
+class Changed:
+    """An earlier operation's result that changed the host (``OperationMeta.changed``)."""
+
+    changed = True
+
+
+class Unchanged:
+    """An earlier operation's result that changed nothing."""
+
+    changed = False
+
+
 @dataclass
 class FakeHost:
     """The parts of pyinfra's Host our operations use, answering facts from a table."""

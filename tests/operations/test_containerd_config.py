@@ -1,5 +1,7 @@
 """What the containerd operations yield for a host state: commands, or why none."""
 
+from fake_host import Changed, Unchanged
+
 from gpu_docker.containerd import ContainerdHost
 from gpu_docker.facts.containerd import ContainerdFacts
 from gpu_docker.operations import containerd
@@ -20,8 +22,16 @@ def facts(text, version="containerd 1.6.20", service="systemd"):
     return {ContainerdFacts: ContainerdHost(version, service, target, text)}
 
 
-class Changed:
-    changed = True
+def apply_containerd(run_op, text, changed=True, settings=SETTINGS, service="systemd"):
+    """containerd told to pick up its config.toml (``text``; changed or not)."""
+    return run_op(
+        containerd.apply,
+        facts(text),
+        changes=[Changed() if changed else Unchanged()],
+        settings=settings,
+        backup=".b",
+        service=service,
+    )
 
 
 def test_config_with_the_runtime_is_left_alone(run_op):
@@ -64,31 +74,14 @@ def test_preflight_names_a_missing_containerd_or_service():
 
 
 def test_no_change_no_restart(run_op):
-    class Unchanged:
-        changed = False
-
-    commands, host = run_op(
-        containerd.apply,
-        facts(MERGED),
-        changes=[Unchanged()],
-        settings=SETTINGS,
-        backup=".b",
-        service="systemd",
-    )
+    commands, host = apply_containerd(run_op, MERGED, changed=False)
     assert commands == []
     assert host.noops == ["nothing changed: containerd left running"]
 
 
 def test_restart_waits_on_the_configured_socket(run_op):
     text = MERGED + '[grpc]\naddress = "/run/k8s/containerd.sock"\n'
-    commands, _ = run_op(
-        containerd.apply,
-        facts(text),
-        changes=[Changed()],
-        settings=SETTINGS,
-        backup=".b",
-        service="initd",
-    )
+    commands, _ = apply_containerd(run_op, text, service="initd")
     (command,) = commands
     assert command.endswith(
         "gpu-docker /etc/containerd/config.toml .b /run/k8s/containerd.sock 60 initd"
@@ -97,13 +90,6 @@ def test_restart_waits_on_the_configured_socket(run_op):
 
 def test_restart_strategy_never_only_reports_it_pending(run_op):
     never = load_settings("h", {"container_engine": "containerd", "restart_strategy": "never"})
-    commands, host = run_op(
-        containerd.apply,
-        facts(MERGED),
-        changes=[Changed()],
-        settings=never,
-        backup=".b",
-        service="systemd",
-    )
+    commands, host = apply_containerd(run_op, MERGED, settings=never)
     assert commands == []
     assert host.logs == ["gpu-docker: containerd restart pending (restart_strategy=never)"]

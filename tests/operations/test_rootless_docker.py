@@ -3,7 +3,7 @@
 import base64
 import json
 
-from fake_host import fact
+from fake_host import Changed, Unchanged, fact
 
 from gpu_docker.facts.rootless import RootlessBackups, RootlessDocker
 from gpu_docker.operations.rootless import apply, merge, restore, verify
@@ -24,12 +24,16 @@ def alice(text=None, unit="active", uid=1002):
     return {fact(RootlessDocker, user="alice"): found}
 
 
-class Changed:
-    changed = True
-
-
-class Unchanged:
-    changed = False
+def apply_as_alice(run_op, found, changed=True, settings=SETTINGS):
+    """Alice's rootless docker told to pick up her daemon.json (changed or not)."""
+    return run_op(
+        apply,
+        found,
+        changes=[Changed() if changed else Unchanged()],
+        settings=settings,
+        user="alice",
+        backup=".b",
+    )
 
 
 def test_merge_writes_as_alice_with_her_operator_keys_kept(run_op):
@@ -61,25 +65,11 @@ def test_unparseable_file_fails_the_host_untouched(run_op):
 
 
 def test_restart_only_on_change_through_her_systemd_manager(run_op):
-    commands, host = run_op(
-        apply,
-        alice(MERGED),
-        changes=[Unchanged()],
-        settings=SETTINGS,
-        user="alice",
-        backup=".b",
-    )
+    commands, host = apply_as_alice(run_op, alice(MERGED), changed=False)
     assert commands == [] and host.noops == [
         "nothing changed: alice's rootless docker left running"
     ]
-    commands, _ = run_op(
-        apply,
-        alice(MERGED),
-        changes=[Changed()],
-        settings=SETTINGS,
-        user="alice",
-        backup=".b",
-    )
+    commands, _ = apply_as_alice(run_op, alice(MERGED))
     (command,) = commands
     assert command.startswith(AS_ALICE)
     assert "systemctl --user restart docker.service" in command
@@ -87,36 +77,15 @@ def test_restart_only_on_change_through_her_systemd_manager(run_op):
 
 
 def test_a_stopped_docker_or_no_manager_is_not_started(run_op):
-    commands, host = run_op(
-        apply,
-        alice(MERGED, unit="inactive"),
-        changes=[Changed()],
-        settings=SETTINGS,
-        user="alice",
-        backup=".b",
-    )
+    commands, host = apply_as_alice(run_op, alice(MERGED, unit="inactive"))
     assert commands == [] and "it reads the file when it starts" in host.noops[0]
-    commands, host = run_op(
-        apply,
-        alice(MERGED, unit=""),
-        changes=[Changed()],
-        settings=SETTINGS,
-        user="alice",
-        backup=".b",
-    )
+    commands, host = apply_as_alice(run_op, alice(MERGED, unit=""))
     assert commands == [] and "loginctl enable-linger alice" in host.logs[0]
 
 
 def test_never_reports_the_restart_pending(run_op):
     never = load_settings("h", {"rootless_users": ["alice"], "restart_strategy": "never"})
-    commands, host = run_op(
-        apply,
-        alice(MERGED),
-        changes=[Changed()],
-        settings=never,
-        user="alice",
-        backup=".b",
-    )
+    commands, host = apply_as_alice(run_op, alice(MERGED), settings=never)
     assert commands == []
     assert host.logs == [
         "gpu-docker: alice's rootless docker restart pending (restart_strategy=never)"
