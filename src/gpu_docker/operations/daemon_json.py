@@ -31,8 +31,9 @@ def merge(path: str, owned: Mapping[str, Any], backup: str) -> Generator[Any, No
     + backup: suffix of the backup copy of the previous file (``gpu_docker.files.backup_suffix``)
 
     Read and merged when the operation runs, so the merge sees the file as it is then.
-    Written only when the parsed content changes: a temp file beside the target, mode
-    0644 root, then an atomic rename; the old content is kept as ``<target><backup>``
+    Written only when the parsed content changes: a temp file beside the target, owned by
+    root and never looser than the file it replaces (``sh/swap_in.sh``), then an atomic
+    rename; the old content is kept as ``<target><backup>``
     (mode 0600), or an ``.absent`` marker when there was no file, for rollback.
     A file we cannot merge is left untouched and the host fails with the reason.
 
