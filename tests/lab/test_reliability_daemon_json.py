@@ -101,6 +101,7 @@ CASES = [
 ]
 SYMLINK_HOST, SYMLINK_TARGET = "lab-restricted-10", "/etc/docker/conf.d/real-daemon.json"
 NO_FILE_HOST = "lab-online-1"
+PRIVATE_HOST = "lab-restricted-12"  # its operator keeps daemon.json 0600
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,8 @@ def run(lab, host_exec, tmp_path_factory):
     for case in CASES:
         path = SYMLINK_TARGET if case.host == SYMLINK_HOST else DAEMON_JSON
         seed_file(lab, host_exec, case.host, path, case.content)
+    private = host_exec(lab, PRIVATE_HOST, f"chmod 0600 {DAEMON_JSON}")
+    assert private.returncode == 0, private.stderr
     link = host_exec(lab, SYMLINK_HOST, f"ln -sf {SYMLINK_TARGET} {DAEMON_JSON}")
     assert link.returncode == 0, link.stderr
     assert host_exec(lab, NO_FILE_HOST, f"rm -f {DAEMON_JSON}").returncode == 0
@@ -222,3 +225,11 @@ def test_second_run_changes_nothing_on_converged_hosts(lab, host_exec, run, tmp_
     again = pyinfra(inventory, "--limit", ",".join(converged))
     assert again.returncode == 0, output(again)
     assert {host: snapshot(lab, host_exec, host) for host in converged} == before
+
+
+def test_a_private_file_stays_private(lab, host_exec, run):
+    """An operator's 0600 daemon.json (it may hold proxy credentials) is not made
+    world-readable by the merge; docker runs with the runtime."""
+    found = host_exec(lab, PRIVATE_HOST, f"stat -c '%a %U:%G' {DAEMON_JSON}")
+    assert found.stdout.split() == ["600", "root:root"], found.stdout
+    assert "nvidia" in (docker_runtimes(lab, host_exec, PRIVATE_HOST) or [])
