@@ -107,8 +107,26 @@ def conflicts(args: Sequence[str], keys: Iterable[str]) -> list[tuple[str, str]]
     return [(key, flags[key]) for key in sorted(set(keys)) if key in flags and key not in MERGED]
 
 
-def problems(startup: DockerdStartup, keys: Iterable[str], path: str) -> list[str]:
-    """Why dockerd would not start again with ``keys`` in daemon.json; empty when it would."""
+def config_file(args: Sequence[str]) -> str | None:
+    """The file dockerd was told to read instead of /etc/docker/daemon.json, if any."""
+    for index, arg in enumerate(args):
+        if arg == "--config-file" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--config-file="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def problems(startup: DockerdStartup, keys: Iterable[str], path: str, configured: str) -> list[str]:
+    """Why dockerd would not start again with ``keys`` in daemon.json (``path``, resolved
+    from the ``daemon_json_path`` setting ``configured``), or would never read it; empty
+    when it would."""
+    other = config_file(startup.args)
+    if other is not None and other not in (path, configured):
+        return [
+            f"dockerd runs with --config-file {other}, not {configured}: a merge there "
+            f"would never be loaded (set daemon_json_path to {other}); nothing changed"
+        ]
     found = [
         f"{path} sets {key!r} and dockerd runs with {flag}: dockerd refuses both "
         f"(remove one), so a restart would leave docker down; nothing changed"

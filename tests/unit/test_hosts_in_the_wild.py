@@ -96,7 +96,8 @@ def test_runtimes_merge_but_other_flag_keys_conflict():
 
 def test_problems_name_the_key_and_a_latent_edit_dockerd_rejects():
     startup = dockerd_flags.DockerdStartup(("-H", "fd://"), 100.0, 200.0, "unknown key: bogus")
-    first, second = dockerd_flags.problems(startup, ["hosts"], "/etc/docker/daemon.json")
+    daemon_json = "/etc/docker/daemon.json"
+    first, second = dockerd_flags.problems(startup, ["hosts"], daemon_json, daemon_json)
     assert first.startswith("/etc/docker/daemon.json sets 'hosts' and dockerd runs with -H")
     assert "dockerd --validate rejects it (unknown key: bogus)" in second
     assert dockerd_flags.unloaded_changes(startup, "/d.json").startswith(
@@ -200,3 +201,18 @@ def test_captured_startups_say_unloaded_only_for_the_operators_edit():
         "reloaded": False,
         "whole_second_stamp": False,
     }
+
+
+def test_a_dockerd_reading_another_config_file_is_refused_naming_it():
+    """A merge into daemon.json would never be loaded: every run would restart docker,
+    miss the runtime, roll back and fail. Refused before anything changes instead."""
+    daemon_json = "/etc/docker/daemon.json"
+    other = dockerd_flags.DockerdStartup(("--config-file", "/srv/docker.json"), 100.0, 50.0)
+    (line,) = dockerd_flags.problems(other, ["runtimes"], daemon_json, daemon_json)
+    assert line.startswith("dockerd runs with --config-file /srv/docker.json, not " + daemon_json)
+    assert "set daemon_json_path to /srv/docker.json" in line
+    same = dockerd_flags.DockerdStartup((f"--config-file={daemon_json}",), 100.0, 50.0)
+    assert dockerd_flags.problems(same, ["runtimes"], daemon_json, daemon_json) == []
+    # daemon_json_path a symlink: dockerd may name the link or the file it resolves to
+    linked = dockerd_flags.DockerdStartup(("--config-file", "/srv/real.json"), 100.0, 50.0)
+    assert dockerd_flags.problems(linked, ["runtimes"], "/srv/real.json", daemon_json) == []

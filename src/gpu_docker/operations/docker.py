@@ -43,7 +43,7 @@ def startup_problems(path: str, owned: Mapping[str, Any]) -> tuple[list[str], st
         return [f"{current.target}: {exc}; left untouched, fix it and run again"], ""
     startup = host_state.read(HostDockerdStartup, path=path, validate=None)
     unloaded = dockerd_flags.unloaded_changes(startup, current.target)
-    return dockerd_flags.problems(startup, keys, current.target), unloaded
+    return dockerd_flags.problems(startup, keys, current.target, path), unloaded
 
 
 @operation()
