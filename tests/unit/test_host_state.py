@@ -149,3 +149,15 @@ def test_a_confined_operation_that_ran_nothing_changes_nothing(lab_host: Any) ->
     _read_then_execute(lab_host, [AUDIT])
     _executed_op(lab_host.state, lab_host, [], "pin", confined=[AUDIT])
     assert host_state.read(DpkgAudit) == ["snapshot"]
+
+
+def test_a_read_older_than_max_age_is_asked_again(lab_host: Any, monkeypatch) -> None:
+    """--serial: a fleet's last host executes long after every host was read."""
+    now = [1000.0]
+    monkeypatch.setattr(host_state.time, "monotonic", lambda: now[0])
+    _read_then_execute(lab_host, [AUDIT])
+    now[0] += host_state.MAX_AGE
+    assert host_state.read(DpkgAudit) == ["snapshot"]
+    now[0] += 1
+    assert host_state.read(DpkgAudit) == ["from the host"]
+    assert host_state.known(DpkgAudit) is None

@@ -13,7 +13,9 @@ itself again (one fact, as before) once:
 - an operation on the host has run a command (any command may change what a fact reads:
   a package installed, daemon.json swapped, a service restarted), or
 - pyinfra is executing after a preview it asked to confirm (no ``-y``): the operator may
-  have taken minutes, so execution reads afresh, as it always did.
+  have taken minutes, so execution reads afresh, as it always did, or
+- the read is older than :data:`MAX_AGE` seconds: ``--serial`` reaches a fleet's last host
+  long after every host was read, and a verification that old proves nothing about now.
 
 An operation whose commands can only change a few named reads says so (``confine``, e.g.
 the apt pin file's write changes what that file reads and nothing else): when it runs,
@@ -28,6 +30,7 @@ failure the usual way.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +44,9 @@ from pyinfra.context import ctx_host
 T = TypeVar("T")
 MARK = "@@gpu-docker-fact"
 MEMO = "GPU_DOCKER_MEMO"
+#: Seconds a read answers for: execution follows it at once with ``-y``, and a host whose
+#: turn comes later (``--serial``) is read again.
+MAX_AGE = 60.0
 
 #: A fact and the arguments it is read with.
 Read = tuple[type[FactBase[Any]], tuple[tuple[str, Any], ...]]
@@ -92,6 +98,7 @@ class Snapshot:
 
     values: dict[Read, Any]
     stage: StateStage
+    taken: float  # time.monotonic() when the host answered
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[State, dict[str, Snapshot]] = weakref.WeakKeyDictionary()
@@ -105,7 +112,8 @@ def take(reads: Sequence[Read]) -> None:
     """Read ``reads`` on the current host in one round trip, for ``read`` to answer from."""
     host = ctx_host.get()
     values = host.get_fact(HostState, reads=tuple(reads))
-    _SNAPSHOTS.setdefault(host.state, {})[host.name] = Snapshot(values, host.state.current_stage)
+    snapshot = Snapshot(values, host.state.current_stage, time.monotonic())
+    _SNAPSHOTS.setdefault(host.state, {})[host.name] = snapshot
 
 
 def confine(reads: Sequence[Read]) -> None:
@@ -146,12 +154,12 @@ def _current(host: Any) -> Snapshot | None:
     if snapshot.stage != StateStage.Execute and state.check_for_changes:
         return None  # executing after a confirmed preview: read afresh
     changed = _changed_since(state, host)
-    if changed is None:
+    if changed is None or time.monotonic() - snapshot.taken > MAX_AGE:
         del _SNAPSHOTS[state][host.name]
         return None
     if changed & snapshot.values.keys():
         values = {key: value for key, value in snapshot.values.items() if key not in changed}
-        snapshot = _SNAPSHOTS[state][host.name] = Snapshot(values, snapshot.stage)
+        snapshot = _SNAPSHOTS[state][host.name] = Snapshot(values, snapshot.stage, snapshot.taken)
     return snapshot
 
 
