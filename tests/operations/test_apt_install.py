@@ -1,11 +1,13 @@
 """The apt install: nothing to do (and apt's own package list not read) when every package
-is already at its version."""
+is already at its version; holds released and put back in the install's one command."""
 
 from fake_host import fact
 
+from gpu_docker import sh
 from gpu_docker.facts.dpkg import InstalledPackages, PackageSelections
 from gpu_docker.facts.files import FileAge
 from gpu_docker.operations import apt, dpkg
+from gpu_docker.packages import Selection
 
 VERSIONS = {"libnvidia-container1": "1.17.8-1", "nvidia-container-toolkit": "1.17.8-1"}
 
@@ -27,12 +29,30 @@ def test_only_packages_off_their_version_are_installed_after_the_lock_in_one_com
     commands, _ = run_op(apt.install, installed | selections, versions=VERSIONS, lock_timeout=60)
     (command,) = commands
     lock = dpkg.lock_wait(60).get_raw_value() + " && "
-    assert command.startswith(lock)
-    assert command.removeprefix(lock) == (
-        'DEBIAN_FRONTEND=noninteractive apt-get -y -o Dpkg::Options::="--force-confdef" '
-        '-o Dpkg::Options::="--force-confold" install --allow-downgrades '
-        "-o DPkg::Lock::Timeout=60 nvidia-container-toolkit=1.17.8-1"
+    assert (
+        command
+        == lock
+        + sh.command("apt_install", "", "60", "nvidia-container-toolkit=1.17.8-1").get_raw_value()
     )
+
+
+def test_held_packages_are_released_installed_and_held_again_in_one_command(run_op):
+    """Release, install and re-hold in one shell command: a failed install cannot skip
+    the re-hold (``sh/apt_install.sh``, tested in tests/unit/test_dpkg_scripts.py)."""
+    installed = {fact(InstalledPackages, packages=tuple(VERSIONS)): {}}
+    held = Selection("1.17.7-1", "hi", "hold")
+    selections = {
+        fact(PackageSelections, packages=tuple(VERSIONS)): {
+            "nvidia-container-toolkit": held,
+            "libnvidia-container1": held,
+        }
+    }
+    commands, _ = run_op(apt.install, installed | selections, versions=VERSIONS, lock_timeout=60)
+    (command,) = commands
+    lock = dpkg.lock_wait(60).get_raw_value() + " && "
+    wanted = [f"{name}={version}" for name, version in VERSIONS.items()]
+    held_names = "libnvidia-container1 nvidia-container-toolkit"
+    assert command == lock + sh.command("apt_install", held_names, "60", *wanted).get_raw_value()
 
 
 def test_a_refresh_waits_updates_and_stamps_in_one_round_trip(run_op):

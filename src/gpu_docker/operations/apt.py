@@ -30,7 +30,8 @@ from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
 from gpu_docker.facts.dpkg import InstalledPackages
 from gpu_docker.facts.files import FileAge, RemoteFileText
 from gpu_docker.facts.host_state import fact_key
-from gpu_docker.operations.dpkg import held_released
+from gpu_docker.operations.dpkg import held_names
+from gpu_docker.operations.dpkg import lock_wait as dpkg_lock_wait
 from gpu_docker.operations.util import WithConnectorArguments
 
 #: Our own freshness stamp: the converge refreshes NVIDIA's source only, so apt's stamp
@@ -239,8 +240,10 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
     + versions: package -> deb version
     + lock_timeout: seconds to wait for another apt or dpkg to finish
 
-    Held packages are released for the install and held again after it
-    (``dpkg.check_packages`` refused the host first unless ``release_holds`` allowed it).
+    Held packages are released for the install and held again after it, whatever it did,
+    in the same command (``dpkg.check_packages`` refused the host first unless
+    ``release_holds`` allowed it). apt's output is passed on and a failure ends in one line
+    naming apt's error (and that the holds were put back).
     With every package already at its version nothing is done, and apt's own list of
     installed packages (one more round trip) is not read.
 
@@ -262,19 +265,8 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
         host.noop(f"{len(versions)} packages already installed at their versions")
         return
     # What pyinfra's apt.packages runs for these, without its read of apt's whole package
-    # list: the installed versions are known already.
-    command = StringCommand(
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "-y",
-        "-o",
-        'Dpkg::Options::="--force-confdef"',
-        "-o",
-        'Dpkg::Options::="--force-confold"',
-        "install",
-        "--allow-downgrades",
-        "-o",
-        f"DPkg::Lock::Timeout={lock_timeout}",
-        *wanted,
-    )
-    yield from held_released([command], tuple(versions), lock_timeout)
+    # list: the installed versions are known already. After the lock wait, in its round
+    # trip; held packages released for apt and held again whatever it did.
+    held = held_names(tuple(versions))
+    install = sh.command("apt_install", held, str(lock_timeout), *wanted)
+    yield StringCommand(dpkg_lock_wait(lock_timeout), "&&", install)
