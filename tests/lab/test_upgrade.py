@@ -1,7 +1,8 @@
 """A new pin moves every host, online and restricted, and an imported bundle installs.
 
 Runs in order on this module's lab: converge at 1.17.8, upgrade both groups to 1.18.1
-(whose packages depend on each other's exact version), then back down to 1.17.8 from a
+(whose packages depend on each other's exact version; the online hosts' lists predate it
+and were stamped fresh: the new pin must force the refresh), then back down to 1.17.8 from a
 bundle made by ``gpu-docker bundle import`` of a release tarball in NVIDIA's layout.
 """
 
@@ -15,6 +16,7 @@ import pytest
 
 from gpu_docker import toolkit
 from gpu_docker.lab.standin import build_release_tarball
+from gpu_docker.operations import apt
 
 pytestmark = pytest.mark.lab
 
@@ -52,7 +54,18 @@ def test_first_converge_installs_the_default_pin(lab, host_exec, run_pyinfra):
     assert_everywhere(lab, host_exec, "1.17.8-1")
 
 
+# apt's lists of NVIDIA's source as they were before 1.18.1 was published: gone, with a
+# refresh stamp from a minute ago. The new pin alone must force the refresh.
+STALE_LISTS = (
+    "ls /var/lib/apt/lists/ | grep -c 'stable_deb' && rm -f /var/lib/apt/lists/*stable_deb* "
+    f"&& touch {apt.REFRESH_STAMP}"
+)
+
+
 def test_new_pin_upgrades_both_groups_and_moves_the_apt_pin(lab, host_exec, run_pyinfra):
+    for host in lab.group("online"):
+        stale = host_exec(lab, host.name, STALE_LISTS)
+        assert stale.returncode == 0 and int(stale.stdout) > 0, stale.stdout + stale.stderr
     converge(run_pyinfra, "toolkit_version=1.18.1", extra=("--no-wait",))  # the fleet advice
     assert_everywhere(lab, host_exec, "1.18.1-1")
     online = lab.group("online")[0].name

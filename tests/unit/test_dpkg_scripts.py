@@ -9,6 +9,7 @@ so a test sees holds released and put back. Every failure must end in one
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,15 @@ POSTINST_CAUSE = (
     "dpkg: error processing package nvidia-container-toolkit (--configure): installed "
     "nvidia-container-toolkit package post-installation script subprocess returned error "
     "exit status 1"
+)
+FETCH_FAILED = (
+    "Err:1 https://nvidia.github.io/libnvidia-container/stable/deb/amd64  InRelease\n"
+    "  Could not resolve 'nvidia.github.io'\n"
+    "Reading package lists...\n"
+    "W: Failed to fetch https://nvidia.github.io/libnvidia-container/stable/deb/amd64/"
+    "InRelease  Could not resolve 'nvidia.github.io'\n"
+    "W: Some index files failed to download. They have been ignored, or old ones used "
+    "instead.\n"
 )
 # Prints $STUB_OUT, then is killed when $STUB_KILL is set, else exits $STUB_RC.
 TOOL = """#!/bin/sh
@@ -184,6 +194,47 @@ def test_a_failed_configure_is_one_line_naming_dpkg_s_error(run_script):
         + POSTINST_CAUSE
     ]
     assert run.calls[0].endswith("dpkg --force-confold --configure -a")
+
+
+OPTIONS = ("-o", "Dir::Etc::sourcelist=/x.list", "-o", "Dir::Etc::sourceparts=-")
+
+
+def stamp_at(tmp_path: Path, mtime: int | None) -> Path:
+    stamp = tmp_path / "periodic" / "stamp"
+    if mtime is not None:
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.touch()
+        os.utime(stamp, (mtime, mtime))
+    return stamp
+
+
+def test_an_update_that_fetched_nothing_but_exits_0_fails_and_leaves_the_stamp(
+    run_script, tmp_path
+):
+    stamp = stamp_at(tmp_path, 1_000_000)
+    run = run_script("apt_refresh", str(stamp), "0", *OPTIONS, out=FETCH_FAILED, rc=0)
+    assert run.rc == 1 and stamp.stat().st_mtime == 1_000_000
+    assert FETCH_FAILED in run.stdout
+    assert run.said == [
+        "gpu-docker: apt-get update of NVIDIA's source failed: W: Failed to fetch "
+        "https://nvidia.github.io/libnvidia-container/stable/deb/amd64/InRelease  "
+        "Could not resolve 'nvidia.github.io'"
+    ]
+
+
+def test_a_failed_update_forced_by_a_change_removes_the_stamp(run_script, tmp_path):
+    """A new pin's refresh that failed must not be skipped next run for a young stamp."""
+    stamp = stamp_at(tmp_path, 1_000_000)
+    run = run_script("apt_refresh", str(stamp), "1", *OPTIONS, out="E: no\n", rc=100)
+    assert run.rc == 1 and not stamp.exists()
+    assert run.said == ["gpu-docker: apt-get update of NVIDIA's source failed: E: no"]
+
+
+def test_a_clean_update_reads_only_the_options_and_touches_the_stamp(run_script, tmp_path):
+    stamp = stamp_at(tmp_path, None)
+    run = run_script("apt_refresh", str(stamp), "0", *OPTIONS, out="Reading package lists...\n")
+    assert (run.rc, run.said) == (0, []) and stamp.exists()
+    assert run.calls == [f"{tmp_path}/bin/apt-get update -q " + " ".join(OPTIONS)]
 
 
 def test_a_removal_stopped_by_a_maintainer_script_names_dpkg_s_error(run_script, tmp_path):
