@@ -106,3 +106,30 @@ def test_imported_release_tarball_installs_on_restricted_hosts(
         assert sorted(cached) == sorted(
             p.name for p in (bundles / "1.17.8" / "amd64").glob("*.deb")
         )
+
+
+def test_a_failed_install_puts_the_holds_back_and_says_why_in_one_line(lab, host_exec, run_pyinfra):
+    """A pin apt cannot find, on a host whose toolkit is held and ``release_holds``: apt's
+    own line names the cause, and the holds are back (they were left released before)."""
+    name = lab.group("online")[0].name
+    hold = host_exec(lab, name, f"apt-mark hold {' '.join(PACKAGES)} >/dev/null")
+    assert hold.returncode == 0, hold.stderr
+    run = run_pyinfra(
+        "deploys/gpu_docker.py",
+        "--limit",
+        name,
+        "--data",
+        "toolkit_version=1.99.0",
+        "--data",
+        "release_holds=true",
+    )
+    text = run.stdout + run.stderr
+    assert run.returncode != 0, text
+    (line,) = {x for x in text.splitlines() if "gpu-docker: apt-get install failed:" in x}
+    assert text.count(line) == 1, text
+    assert "E: Version '1.99.0-1' for '" in line and "' was not found" in line, line
+    assert line.endswith(f"the holds on {' '.join(sorted(PACKAGES))} were put back"), line
+    held = host_exec(lab, name, "apt-mark showhold").stdout.split()
+    assert sorted(held) == sorted(PACKAGES)
+    versions = host_exec(lab, name, "dpkg-query -W -f='${Version}\\n' " + " ".join(PACKAGES))
+    assert versions.stdout.split() == ["1.17.8-1"] * len(PACKAGES)  # held: "hi", not "ii"
