@@ -122,6 +122,7 @@ def _bundle_commands(
 
     paths = {e.file: f"{remote_dir}/{e.file}" for e in needed}
     present = host_state.read(RemoteSha256, paths=tuple(paths.values()))
+    held = held_names(names)  # read before anything is sent, as every fact here
     yield StringCommand("install", "-d", "-m", "0755", QuoteString(remote_dir))
     for entry in needed:
         remote = paths[entry.file]
@@ -131,7 +132,7 @@ def _bundle_commands(
             )
     # The lock wait right before dpkg, in its round trip: not before the uploads.
     install = sh.command(
-        "dpkg_install", held_names(names), remote_dir, *(f"{e.file}={e.sha256}" for e in needed)
+        "dpkg_install", held, remote_dir, *(f"{e.file}={e.sha256}" for e in needed)
     )
     yield StringCommand(lock_wait(lock_timeout), "&&", install)
 
