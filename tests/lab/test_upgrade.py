@@ -133,3 +133,32 @@ def test_a_failed_install_puts_the_holds_back_and_says_why_in_one_line(lab, host
     assert sorted(held) == sorted(PACKAGES)
     versions = host_exec(lab, name, "dpkg-query -W -f='${Version}\\n' " + " ".join(PACKAGES))
     assert versions.stdout.split() == ["1.17.8-1"] * len(PACKAGES)  # held: "hi", not "ii"
+
+
+DEAD_PROXY = "/etc/apt/apt.conf.d/99zz-gpu-docker-test-dead-proxy"
+
+
+def test_a_refresh_that_fetched_nothing_fails_in_one_line_and_is_not_stamped(
+    lab, host_exec, run_pyinfra
+):
+    """apt-get update exits 0 when the fetch fails (a dead proxy here): the host fails
+    quoting apt's W: line; the stamp, removed by the pin's forced refresh, stays gone."""
+    name = lab.group("online")[1].name
+    setup = host_exec(
+        lab, name, f"echo 'Acquire::http::Proxy \"http://127.0.0.1:9\";' > {DEAD_PROXY}"
+    )
+    assert setup.returncode == 0, setup.stderr
+    try:
+        run = run_pyinfra(
+            "deploys/gpu_docker.py", "--limit", name, "--data", "toolkit_version=1.18.1"
+        )
+    finally:
+        host_exec(lab, name, f"rm -f {DEAD_PROXY}")
+    text = run.stdout + run.stderr
+    assert run.returncode != 0, text
+    (line,) = {x for x in text.splitlines() if "gpu-docker: apt-get update" in x}
+    assert text.count(line) == 1, text
+    assert "apt-get update of NVIDIA's source failed: W: Failed to fetch " in line, line
+    stamp = host_exec(lab, name, f"test -e {apt.REFRESH_STAMP}")
+    assert stamp.returncode == 1
+    assert installed(lab, host_exec, name) == dict.fromkeys(PACKAGES, "1.17.8-1")
