@@ -61,7 +61,7 @@ def install_online(settings: Settings, backup: str) -> OperationMeta:
         line=toolkit.source_line(settings.apt_keyring_path, settings.apt_repo_url),
         backup=backup,
     )
-    root_file(
+    pin = root_file(
         name="Pin the toolkit packages to the version",
         dest=toolkit.APT_PIN,
         content=toolkit.apt_pin(settings.deb_version),
@@ -70,7 +70,8 @@ def install_online(settings: Settings, backup: str) -> OperationMeta:
     lock = dpkg.lock_wait(settings.dpkg_lock_timeout)
     apt.refresh(
         name="Refresh NVIDIA's apt source if needed",
-        changes=[repository],
+        # A new pin (a version bump) needs lists holding it, however fresh the last refresh.
+        changes=[repository, pin],
         wanted=wanted,
         cache_time=settings.apt_cache_valid_seconds,
         list_path=toolkit.SOURCE_LIST,

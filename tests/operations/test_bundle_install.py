@@ -1,10 +1,12 @@
 """An offline bundle's install: nothing uploaded when installed, only the debs whose
-checksum differs uploaded, dpkg after the lock wait, holds released and put back."""
+checksum differs uploaded, dpkg after the lock wait, holds released and put back in
+dpkg's one command."""
 
 from pathlib import Path
 
 from fake_host import fact
 
+from gpu_docker import sh
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts.dpkg import InstalledPackages, PackageSelections
 from gpu_docker.facts.files import RemoteSha256
@@ -59,11 +61,13 @@ def test_bundle_uploads_only_debs_whose_checksum_differs_and_installs_in_order(r
         lock_timeout=300,
     )
     lock = dpkg.lock_wait(300).get_raw_value()
-    assert commands[0] == f"{lock} && install -d -m 0755 {cache}"  # one round trip
+    assert commands[0] == f"install -d -m 0755 {cache}"
     assert commands[1] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
     assert len(commands) == 3
     order = [f"{d.file}={d.sha256}" for d in debs]
-    assert commands[2].endswith(f"gpu-docker {cache} {order[0]} {order[1]}")
+    # The lock wait right before dpkg, in its round trip; no held package.
+    assert commands[2].startswith(f"{lock} && sh -c ")
+    assert commands[2].endswith(f"gpu-docker '' {cache} {order[0]} {order[1]}")
 
 
 def test_held_packages_are_released_for_the_install_and_held_again(run_op, tmp_path):
@@ -86,10 +90,11 @@ def test_held_packages_are_released_for_the_install_and_held_again(run_op, tmp_p
         remote_dir=cache,
         lock_timeout=300,
     )
-    release, mkdir, install, hold = commands  # every deb cached: no upload
+    # Every deb cached: no upload. Release, dpkg and re-hold are one command, so a failed
+    # dpkg cannot skip the re-hold (sh/dpkg_install.sh, tests/unit/test_dpkg_scripts.py).
+    mkdir, install = commands
     lock = dpkg.lock_wait(300).get_raw_value()
-    assert release.startswith(f"{lock} && ")  # the lock wait, in the same round trip
-    assert release.endswith(f"gpu-docker '{names[0]} install\n'")
     assert mkdir == f"install -d -m 0755 {cache}"
-    assert install.endswith(f"gpu-docker {cache} " + " ".join(f"{d.file}={d.sha256}" for d in debs))
-    assert hold.endswith(f"gpu-docker '{names[0]} hold\n'")
+    order = [f"{d.file}={d.sha256}" for d in debs]
+    script = sh.command("dpkg_install", names[0], cache, *order).get_raw_value()
+    assert install == f"{lock} && {script}"

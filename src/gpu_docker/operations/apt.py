@@ -30,7 +30,8 @@ from gpu_docker.facts.apt import HostAptSources, KeyringFingerprints
 from gpu_docker.facts.dpkg import InstalledPackages
 from gpu_docker.facts.files import FileAge, RemoteFileText
 from gpu_docker.facts.host_state import fact_key
-from gpu_docker.operations.dpkg import held_released
+from gpu_docker.operations.dpkg import held_names
+from gpu_docker.operations.dpkg import lock_wait as dpkg_lock_wait
 from gpu_docker.operations.util import WithConnectorArguments
 
 #: Our own freshness stamp: the converge refreshes NVIDIA's source only, so apt's stamp
@@ -180,14 +181,19 @@ def refresh(
     lock_wait: StringCommand,
 ) -> Generator[StringCommand, None, None]:
     """
-    ``apt-get update`` of NVIDIA's source alone: when it changed, or packages are due and
-    the last refresh is older than ``cache_time``.
+    ``apt-get update`` of NVIDIA's source alone: when it or the pin changed, or packages
+    are due and the last refresh is older than ``cache_time``.
 
-    + changes: the repository operation
+    + changes: the repository and pin operations: a new pin (a version bump) needs lists
+      that hold the version, however fresh the last refresh
     + wanted: package -> deb version the install will ask for
     + cache_time: seconds a refresh of the source stays fresh enough to install from
     + list_path: gpu-docker's source list, the only one read
     + lock_wait: the command that waits for apt's and dpkg's locks first (``dpkg.lock_wait``)
+
+    apt exits 0 when a fetch failed (no DNS, a dead proxy): any ``E:`` or ``W:`` line fails
+    the host with one line quoting it, and the stamp is not touched; a refresh forced by a
+    change removes the stamp first, so a failed one is not skipped on the next run.
 
     **Example:**
 
@@ -195,14 +201,15 @@ def refresh(
 
         apt.refresh(
             name="Refresh NVIDIA's apt source if needed",
-            changes=[repository],
+            changes=[repository, pin],
             wanted={"nvidia-container-toolkit": "1.17.8-1"},
             cache_time=86400,
             list_path=toolkit.SOURCE_LIST,
             lock_wait=dpkg.lock_wait(300),
         )
     """
-    if not any(meta.changed for meta in changes):
+    forced = any(meta.changed for meta in changes)
+    if not forced:
         installed = host_state.read(InstalledPackages, packages=tuple(wanted))
         if all(installed.get(name) == version for name, version in wanted.items()):
             host.noop("packages already at the pinned version: no apt-get update")
@@ -213,21 +220,13 @@ def refresh(
             return
     # apt's lists and the stamp are all it changes; no fact reads the lists.
     host_state.confine([fact_key(FileAge, {"path": REFRESH_STAMP})])
-    # One round trip: the lock wait, the update, then its stamp (only once it succeeded).
+    # One round trip: the lock wait, the update, then its stamp (only once it fetched
+    # without an E: or W: line; a forced refresh removes the stamp first).
+    options = [word for option in only_source_options(list_path) for word in option.split(" ", 1)]
     yield StringCommand(
         lock_wait,
         "&&",
-        "apt-get",
-        "update",
-        "-q",
-        *only_source_options(list_path),
-        "&&",
-        "mkdir",
-        "-p",
-        "/var/lib/apt/periodic",
-        "&&",
-        "touch",
-        REFRESH_STAMP,
+        sh.command("apt_refresh", REFRESH_STAMP, "1" if forced else "0", *options),
     )
 
 
@@ -239,8 +238,10 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
     + versions: package -> deb version
     + lock_timeout: seconds to wait for another apt or dpkg to finish
 
-    Held packages are released for the install and held again after it
-    (``dpkg.check_packages`` refused the host first unless ``release_holds`` allowed it).
+    Held packages are released for the install and held again after it, whatever it did,
+    in the same command (``dpkg.check_packages`` refused the host first unless
+    ``release_holds`` allowed it). apt's output is passed on and a failure ends in one line
+    naming apt's error (and that the holds were put back).
     With every package already at its version nothing is done, and apt's own list of
     installed packages (one more round trip) is not read.
 
@@ -262,19 +263,8 @@ def install(versions: Mapping[str, str], lock_timeout: int) -> Generator[Any, No
         host.noop(f"{len(versions)} packages already installed at their versions")
         return
     # What pyinfra's apt.packages runs for these, without its read of apt's whole package
-    # list: the installed versions are known already.
-    command = StringCommand(
-        "DEBIAN_FRONTEND=noninteractive",
-        "apt-get",
-        "-y",
-        "-o",
-        'Dpkg::Options::="--force-confdef"',
-        "-o",
-        'Dpkg::Options::="--force-confold"',
-        "install",
-        "--allow-downgrades",
-        "-o",
-        f"DPkg::Lock::Timeout={lock_timeout}",
-        *wanted,
-    )
-    yield from held_released([command], tuple(versions), lock_timeout)
+    # list: the installed versions are known already. After the lock wait, in its round
+    # trip; held packages released for apt and held again whatever it did.
+    held = held_names(tuple(versions))
+    install = sh.command("apt_install", held, str(lock_timeout), *wanted)
+    yield StringCommand(dpkg_lock_wait(lock_timeout), "&&", install)

@@ -9,7 +9,7 @@ fails naming the holder.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from pyinfra import host
@@ -29,29 +29,17 @@ def lock_wait(timeout: int) -> StringCommand:
     return sh.command("dpkg_lock", str(timeout))
 
 
-def _selections(names: Iterable[str], state: str) -> StringCommand:
-    """``dpkg --set-selections`` putting every package in ``names`` to ``state``."""
-    text = "".join(f"{name} {state}\n" for name in names)
-    return sh.inline('printf %s "$1" | dpkg --set-selections', text)
+def held_names(packages: Sequence[str]) -> str:
+    """The held ones of ``packages``, space-separated: the argument of the install scripts
+    (``sh/apt_install.sh``, ``sh/dpkg_install.sh``).
 
-
-def held_released(commands: list[Any], packages: Sequence[str], lock_timeout: int) -> Iterator[Any]:
-    """``commands`` (an install), after the lock wait, with held packages released before
-    and held again after (``check_packages`` refused the host unless that was allowed)."""
-    if not commands:
-        return
+    The script releases them for its install and holds them again whatever the install
+    did, then exits with the install's status (``held_step`` in ``sh/lib_dpkg.sh``): a
+    failed install never leaves a hold released, and says so in one line.
+    ``check_packages`` refused the host unless moving them was allowed.
+    """
     selections = host_state.read(PackageSelections, packages=tuple(packages))
-    held = sorted(name for name, sel in selections.items() if sel.want == "hold")
-    first, *rest = ([_selections(held, "install")] if held else []) + list(commands)
-    # The lock wait runs in the same round trip as the first command after it.
-    if isinstance(first, StringCommand):
-        yield StringCommand(lock_wait(lock_timeout), "&&", first)
-    else:
-        yield lock_wait(lock_timeout)
-        yield first
-    yield from rest
-    if held:
-        yield _selections(held, "hold")
+    return " ".join(sorted(name for name, sel in selections.items() if sel.want == "hold"))
 
 
 @operation()
@@ -64,6 +52,8 @@ def repair(lock_wait: StringCommand | None = None) -> Generator[StringCommand | 
     A dpkg killed mid-install leaves packages unpacked or half-installed, and apt then
     refuses every install until ``dpkg --configure -a`` has run. Half-installed packages
     stay for the install that follows to reinstall. Nothing is done when the audit is clean.
+    The lock wait and the run share one round trip; a failure ends in one line naming
+    dpkg's error.
 
     **Example:**
 
@@ -74,9 +64,9 @@ def repair(lock_wait: StringCommand | None = None) -> Generator[StringCommand | 
     if not host_state.read(DpkgAudit):
         host.noop("dpkg state is consistent")
         return
-    if lock_wait is not None:
-        yield lock_wait
-    yield "DEBIAN_FRONTEND=noninteractive dpkg --force-confold --configure -a"
+    # dpkg's output passed on, a failure ending in one line naming dpkg's error.
+    configure = sh.command("dpkg_configure")
+    yield configure if lock_wait is None else StringCommand(lock_wait, "&&", configure)
 
 
 @operation()
@@ -117,9 +107,12 @@ def check_packages(
     host.noop("no held package in the way")
 
 
-def _bundle_commands(entries: Sequence[BundleEntry], remote_dir: str) -> Iterator[Any]:
-    """Upload the debs the host lacks (not already cached with the manifest's sha256) and
-    install them with dpkg; nothing when every package is installed at its version."""
+def _bundle_commands(
+    entries: Sequence[BundleEntry], remote_dir: str, lock_timeout: int
+) -> Iterator[Any]:
+    """Upload the debs the host lacks (not already cached with the manifest's sha256), then
+    wait for the lock and install them with dpkg (held packages released for it and held
+    again, see ``held_names``); nothing when every package is installed at its version."""
     names = tuple(e.package for e in entries)
     installed = host_state.read(InstalledPackages, packages=names)
     needed = [e for e in entries if installed.get(e.package) != e.version]
@@ -129,6 +122,7 @@ def _bundle_commands(entries: Sequence[BundleEntry], remote_dir: str) -> Iterato
 
     paths = {e.file: f"{remote_dir}/{e.file}" for e in needed}
     present = host_state.read(RemoteSha256, paths=tuple(paths.values()))
+    held = held_names(names)  # read before anything is sent, as every fact here
     yield StringCommand("install", "-d", "-m", "0755", QuoteString(remote_dir))
     for entry in needed:
         remote = paths[entry.file]
@@ -136,7 +130,11 @@ def _bundle_commands(entries: Sequence[BundleEntry], remote_dir: str) -> Iterato
             yield FileUploadCommand(
                 str(entry.path), remote, remote_temp_filename=host.get_temp_filename(remote)
             )
-    yield sh.command("dpkg_install", remote_dir, *(f"{e.file}={e.sha256}" for e in needed))
+    # The lock wait right before dpkg, in its round trip: not before the uploads.
+    install = sh.command(
+        "dpkg_install", held, remote_dir, *(f"{e.file}={e.sha256}" for e in needed)
+    )
+    yield StringCommand(lock_wait(lock_timeout), "&&", install)
 
 
 @operation()
@@ -154,7 +152,8 @@ def install_bundle(
     Packages already installed at their version are skipped; when none is left nothing is
     uploaded. A deb already in the cache with the manifest's sha256 is not uploaded again.
     ``dpkg -i`` only: no ``apt-get -f`` reaching for a network a restricted host lacks.
-    Held packages are released and held again as with ``apt.install``.
+    Held packages are released and held again as with ``apt.install``; dpkg's output is
+    passed on and a failure ends in one line naming dpkg's error.
 
     **Example:**
 
@@ -167,8 +166,7 @@ def install_bundle(
             lock_timeout=300,
         )
     """
-    commands = list(_bundle_commands(entries, remote_dir))
-    yield from held_released(commands, tuple(e.package for e in entries), lock_timeout)
+    yield from _bundle_commands(entries, remote_dir, lock_timeout)
 
 
 @operation()
