@@ -124,8 +124,8 @@ class Settings:
     apt_cache_valid_seconds: int = field(
         default=86400,
         metadata=_doc(
-            "`apt-get update` runs when the source or key changed, or the cache is older "
-            "than this and packages must be installed.",
+            "`apt-get update` runs when the source, key or pinned version changed, or the "
+            "cache is older than this and packages must be installed.",
             "Online install",
         ),
     )
