@@ -296,3 +296,48 @@ def test_start_docker_says_when_docker_does_not_answer(host: Host, init: str) ->
 def test_start_docker_leaves_a_running_docker_alone(host: Host) -> None:
     assert host.run("start_docker", "systemd", "5").returncode == 0
     assert host.control_calls() == []
+
+
+def test_a_restore_that_fails_says_so_and_leaves_no_partial_file(host: Host) -> None:
+    """A full disk: the restore's copy fails; the line says the new file is still there."""
+    rejected = {**NEW, "bogus": 1}
+    host.write_conf(rejected, OLD)
+    (host.state / "disk_full").touch()
+    done = host.apply("systemd", validate=True)
+    assert done.returncode == 1
+    line = one_line(done)
+    assert "restore failed: cp: error writing" in line and "No space left on device" in line
+    assert f"the new {host.conf} is still in place, docker not restarted" in line
+    assert "was not changed by this run" not in line
+    assert host.conf_now() == rejected
+    assert not Path(f"{host.conf}.restore").exists()
+
+
+def test_a_failed_restore_after_the_restart_does_not_say_it_runs_as_before(host: Host) -> None:
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    (host.state / "disk_full").touch()
+    line = one_line(host.apply("systemd"))
+    assert line.startswith("gpu-docker: dockerd exited after the restart"), line
+    assert "restore failed: cp: error writing" in line
+    assert line.endswith("is still in place and docker is down: check it now"), line
+    assert not Path(f"{host.conf}.restore").exists()
+
+
+def test_no_backup_of_this_run_is_not_called_a_failed_restore(host: Host) -> None:
+    host.conf.parent.mkdir(parents=True)
+    host.conf.write_text(json.dumps({**NEW, "noruntime": 1}))
+    line = one_line(host.apply("systemd"))
+    assert "daemon.json was not changed by this run and docker restarted: it runs as before" in (
+        line
+    )
+
+
+def test_restore_script_that_fails_keeps_the_file_and_leaves_no_partial_one(host: Host) -> None:
+    host.write_conf(NEW, OLD)
+    (host.state / "disk_full").touch()
+    keep = f"{host.conf}.keep"
+    done = host.run("restore", str(host.conf), f"{host.conf}{BACKUP}", keep)
+    assert done.returncode == 2
+    assert "No space left on device" in done.stderr
+    assert host.conf_now() == NEW
+    assert not Path(f"{host.conf}.restore").exists()

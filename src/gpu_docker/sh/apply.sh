@@ -8,11 +8,14 @@ strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 # Put back the file this run replaced (the backup carries this run's suffix), with its mode
-# and owner; say what it did.
+# and owner; say what it did. No backup of this run: the file is not this run's doing. A
+# failed restore (a full disk) leaves the new file in place and says why ($put is failed:*).
 restore() {
-    case $(put_back "$target" "$target$backup" "644 root:root") in
+    put=$(put_back "$target" "$target$backup" "644 root:root")
+    case $put in
         restored) restored="previous daemon.json restored" ;;
         removed) restored="new daemon.json removed (there was none before)" ;;
+        failed:*) restored="restore failed: ${put#failed: }; the new $target is still in place" ;;
         *) restored="daemon.json was not changed by this run" ;;
     esac
 }
@@ -109,7 +112,10 @@ restore
 if [ "$action" = reload ] && answers; then reload; else restart; fi
 i=0
 while [ "$i" -lt $((timeout * 5)) ] && ! answers; do sleep 0.2; i=$((i + 1)); done
-if answers; then
+if [ "${put%%:*}" = failed ]; then
+    if answers; then state="docker ${action}ed on it"; else state="docker is down"; fi
+    say "$what${reason:+ (dockerd: $reason)}; $restored and $state: check it now"
+elif answers; then
     say "$what${reason:+ (dockerd: $reason)}; $restored and docker ${action}ed: it runs as before"
 else
     say "$what${reason:+ (dockerd: $reason)}; $restored, but docker is still down: check it now"

@@ -9,9 +9,11 @@
 user=$1 target=$2 backup=$3 runtime=$4 timeout=$5
 # The backup is 0600; the mode the file had is kept beside it (.mode).
 restore() {
-    case $(put_back "$target" "$target$backup" "$(stat -c %a -- "$target" 2>/dev/null || echo 644)") in
+    put=$(put_back "$target" "$target$backup" "$(stat -c %a -- "$target" 2>/dev/null || echo 644)")
+    case $put in
         restored) echo " the previous daemon.json is back" ;;
         removed) echo " daemon.json removed again (there was none)" ;;
+        failed:*) echo " restore failed: ${put#failed: }; the new $target is still in place" ;;
     esac
 }
 fail() {
