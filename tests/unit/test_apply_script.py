@@ -341,3 +341,26 @@ def test_restore_script_that_fails_keeps_the_file_and_leaves_no_partial_one(host
     assert "No space left on device" in done.stderr
     assert host.conf_now() == NEW
     assert not Path(f"{host.conf}.restore").exists()
+
+
+@INITS
+def test_no_temporary_file_does_not_stop_the_run(host: Host, init: str) -> None:
+    host.write_conf(NEW, OLD)
+    (host.state / "no_tmp").touch()
+    done = host.apply(init)
+    assert done.returncode == 0, done.stderr
+    assert host.loaded == NEW
+
+
+def test_no_temporary_file_still_rolls_back_with_one_line(host: Host) -> None:
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    (host.state / "no_tmp").touch()
+    line = one_line(host.apply("systemd"))
+    assert "previous daemon.json restored and docker restarted: it runs as before" in line
+    assert host.conf_now() == OLD
+
+
+def test_backslashes_in_dockerds_words_reach_the_line_intact(host: Host) -> None:
+    host.write_conf({**NEW, "winpath": 1}, OLD)
+    line = one_line(host.apply("sysv", validate=True))
+    assert "invalid data-root C:\\new\\temp: must be an absolute path;" in line
