@@ -364,3 +364,35 @@ def test_backslashes_in_dockerds_words_reach_the_line_intact(host: Host) -> None
     host.write_conf({**NEW, "winpath": 1}, OLD)
     line = one_line(host.apply("sysv", validate=True))
     assert "invalid data-root C:\\new\\temp: must be an absolute path;" in line
+
+
+@INITS
+def test_live_restore_that_stays_off_with_containers_running_puts_the_file_back(
+    host: Host, init: str
+) -> None:
+    """dockerd refuses the reload (docker 20.10, swarm mode): a restart would stop the
+    containers the preview said keep running, so docker is left alone."""
+    host.write_conf({**NEW, "live-restore": True}, OLD)
+    Path(f"{host.conf}{BACKUP}.mode").write_text("640 root:root\n")
+    (host.state / "reload_refused").touch()
+    (host.state / "containers").write_text("3\n")
+    done = host.apply(init, live=True)
+    assert done.returncode == 1
+    assert one_line(done) == (
+        "gpu-docker: live-restore could not be switched on live: 3 containers would stop; "
+        f"{host.conf} put back, docker not restarted"
+    )
+    assert host.conf_now() == OLD and host.conf.stat().st_mode & 0o777 == 0o640
+    reload = "systemctl reload docker" if init == "systemd" else "kill -HUP "
+    assert host.control_calls() == [reload]
+    assert host.running and host.loaded == OLD
+
+
+def test_live_restore_that_stays_off_without_containers_restarts_anyway(host: Host) -> None:
+    host.write_conf({**NEW, "live-restore": True}, OLD)
+    (host.state / "reload_refused").touch()
+    (host.state / "containers").write_text("0\n")
+    done = host.apply("systemd", live=True)
+    assert done.returncode == 0, done.stderr
+    assert host.control_calls() == ["systemctl reload docker", "systemctl restart docker"]
+    assert host.loaded == {**NEW, "live-restore": True}

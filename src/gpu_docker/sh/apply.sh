@@ -91,6 +91,20 @@ else
         reload
         i=0
         while [ "$i" -lt 10 ] && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; do sleep 1; i=$((i + 1)); done
+        # Still off (docker 20.10 refusing the reload, swarm mode): the restart would stop
+        # the containers the preview said keep running. Put the file back and leave docker.
+        running=$(info '{{.ContainersRunning}}')
+        if [ "$(info '{{.LiveRestoreEnabled}}')" != true ] && [ "${running:-0}" -gt 0 ] 2>/dev/null; then
+            restore
+            case $put in
+                restored) put="$target put back" ;;
+                removed) put="new $target removed (there was none before)" ;;
+                *) put=$restored ;;
+            esac
+            [ "$running" = 1 ] && stop="1 container would stop" || stop="$running containers would stop"
+            say "live-restore could not be switched on live: $stop; $put, docker not restarted"
+            exit 1
+        fi
     fi
     restart
 fi
