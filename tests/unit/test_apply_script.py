@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,12 @@ class Host:
         )
 
     def apply(
-        self, init: str, strategy: str = "restart", validate: bool = False, live: bool = False
+        self,
+        init: str,
+        strategy: str = "restart",
+        validate: bool = False,
+        live: bool = False,
+        timeout: int = 5,
     ) -> subprocess.CompletedProcess[str]:
         return self.run(
             "apply",
@@ -89,7 +95,7 @@ class Host:
             str(self.conf),
             BACKUP,
             RUNTIME,
-            "5",
+            str(timeout),
             init,
             "1" if validate else "0",
             "1" if live else "0",
@@ -396,3 +402,29 @@ def test_live_restore_that_stays_off_without_containers_restarts_anyway(host: Ho
     assert done.returncode == 0, done.stderr
     assert host.control_calls() == ["systemctl reload docker", "systemctl restart docker"]
     assert host.loaded == {**NEW, "live-restore": True}
+
+
+@INITS
+def test_a_start_that_never_returns_is_given_up_and_rolled_back(host: Host, init: str) -> None:
+    """docker.service has TimeoutStartSec=infinity: a hung start must end in the rollback."""
+    host.write_conf(NEW, OLD)
+    (host.state / "start_hangs").touch()
+    began = time.monotonic()
+    done = host.apply(init, timeout=1)
+    assert time.monotonic() - began < 15, "the hung start was waited for"
+    assert done.returncode == 1
+    line = one_line(done)
+    assert line.startswith("gpu-docker: docker did not come back within 1s after the restart")
+    assert "previous daemon.json restored and docker restarted: it runs as before" in line
+    assert host.conf_now() == OLD and host.running and host.loaded == OLD
+
+
+@INITS
+def test_start_docker_gives_up_a_start_that_never_returns(host: Host, init: str) -> None:
+    (host.state / "running").unlink()
+    (host.state / "start_hangs").touch()
+    began = time.monotonic()
+    done = host.run("start_docker", init, "1")
+    assert time.monotonic() - began < 15, "the hung start was waited for"
+    assert done.returncode == 1
+    assert "docker was not running and did not answer within 1s of starting it" in one_line(done)

@@ -25,12 +25,19 @@ restore() {
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 # What the init system said goes to $initout, for the failure line: an init script that
 # fails at once (`ulimit: error setting limit`) never starts dockerd, so its log says nothing.
+# A start may never return (docker.service has TimeoutStartSec=infinity): given up after
+# the run's timeout (124), so the rollback runs; a later restart replaces the hung job.
 control() {
-    if [ "$init" = systemd ]; then reset_failed; systemctl "$1" docker; else service docker "$1"; fi >"$initout" 2>&1
+    if [ "$init" = systemd ]; then reset_failed; timeout "$timeout" systemctl "$1" docker
+    else timeout "$timeout" service docker "$1"; fi >"$initout" 2>&1
 }
 # No temporary file (a full /tmp): the run goes on without the init system's words.
 if initout=$(mktemp 2>/dev/null); then trap 'rm -f "$initout"' EXIT; else initout=/dev/null; fi
-restart() { control restart || control start; }
+restart() {
+    control restart && return 0
+    [ $? = 124 ] && return 124
+    control start
+}
 reload() {
     if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
 }
@@ -107,9 +114,11 @@ else
         fi
     fi
     restart
+    hung=$?
 fi
-settle
-case $? in
+# A restart given up after the timeout has had its time: settle only if docker answers.
+if [ "${hung:-0}" = 124 ] && ! answers; then result=1; else settle; result=$?; fi
+case $result in
     0)
         # A reload loads daemon.json without changing dockerd's start time: note it, so
         # the next run does not call the file unloaded (dockerd_start.sh reads this).

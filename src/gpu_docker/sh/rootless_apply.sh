@@ -38,11 +38,13 @@ wait_up() {
     return 1
 }
 systemctl --user reset-failed docker.service 2>/dev/null
-systemctl --user restart docker.service
-if ! wait_up; then
+# A restart that never returns is given up after the timeout (124): one last look then.
+timeout "$timeout" systemctl --user restart docker.service
+hung=$?
+if { [ "$hung" = 124 ] && ! listed; } || { [ "$hung" != 124 ] && ! wait_up; }; then
     back=$(restore)
     systemctl --user reset-failed docker.service 2>/dev/null
-    systemctl --user restart docker.service
+    timeout "$timeout" systemctl --user restart docker.service
     fail "it did not $wanted within ${timeout}s after the restart;$back; docker restarted on it"
 fi
 echo "$user's rootless docker restarted and does $wanted"
