@@ -428,3 +428,25 @@ def test_start_docker_gives_up_a_start_that_never_returns(host: Host, init: str)
     assert time.monotonic() - began < 15, "the hung start was waited for"
     assert done.returncode == 1
     assert "docker was not running and did not answer within 1s of starting it" in one_line(done)
+
+
+def test_the_reload_stamp_names_the_system_dockerd_not_a_rootless_one(host: Host) -> None:
+    host.write_conf(NEW, OLD)
+    (host.state / "rootless").touch()
+    assert host.apply("systemd", strategy="reload").returncode == 0
+    assert host.stamp.read_text().split()[0] == "4242"
+
+
+def test_a_rootless_dockerd_does_not_hide_that_the_system_one_exited(host: Host) -> None:
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    (host.state / "rootless").touch()
+    line = one_line(host.apply("systemd"))
+    assert line.startswith("gpu-docker: dockerd exited after the restart"), line
+
+
+def test_start_docker_sees_the_system_dockerd_exit_beside_a_rootless_one(host: Host) -> None:
+    (host.state / "running").unlink()
+    (host.state / "dead").touch()
+    (host.state / "rootless").touch()
+    line = one_line(host.run("start_docker", "systemd", "5"))
+    assert "docker was not running and did not start" in line

@@ -3,7 +3,7 @@
 # for the runtime, and roll back to the previous daemon.json if docker does not come back.
 # Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
 #       reload-stamp
-# libs: backup
+# libs: backup dockerd
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 stamp=$9
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
@@ -70,7 +70,7 @@ settle() {
             has_runtime && return 0
             up=$((up + 1)) gone=0
             [ "$up" -ge 15 ] && return 2
-        elif pgrep -x dockerd >/dev/null 2>&1; then
+        elif system_dockerd >/dev/null 2>&1; then
             gone=0
         else
             gone=$((gone + 1))
@@ -123,7 +123,7 @@ case $result in
         # A reload loads daemon.json without changing dockerd's start time: note it, so
         # the next run does not call the file unloaded (dockerd_start.sh reads this).
         if [ "$action" = reload ]; then
-            mkdir -p "${stamp%/*}" && echo "$(pidof -s dockerd) $(date +%s.%N)" > "$stamp"
+            mkdir -p "${stamp%/*}" && echo "$(system_dockerd) $(date +%s.%N)" > "$stamp"
         fi
         exit 0 ;;
     2) what="docker answered without runtime $runtime after the $action" ;;
