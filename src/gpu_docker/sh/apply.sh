@@ -116,8 +116,11 @@ else
     restart
     hung=$?
 fi
-# A restart given up after the timeout has had its time: settle only if docker answers.
-if [ "${hung:-0}" = 124 ] && ! answers; then result=1; else settle; result=$?; fi
+settle
+result=$?
+# A restart given up after the timeout (124) that left no dockerd did not come back; it
+# may still have been on its way (containers stopping), hence the settle all the same.
+[ "${hung:-0}" = 124 ] && [ "$result" = 3 ] && result=1
 case $result in
     0)
         # A reload loads daemon.json without changing dockerd's start time: note it, so
