@@ -44,6 +44,22 @@ def containers_line(strategy: str, facts: Preflight, live_restore_wanted: bool) 
     return f"docker will be restarted; {running}; live-restore off: the restart will stop them"
 
 
+def stops_containers_line(strategy: str, facts: Preflight, live_restore_wanted: bool) -> str:
+    """:func:`containers_line` where applying the strategy stops running containers (a
+    restart with live-restore off and not switched on first), else ''. Said when the
+    change is applied too, so a run without a preview (``-y``) says it as well."""
+    docker = facts.docker
+    if (
+        strategy != "restart"
+        or docker is None
+        or docker.containers_running == 0
+        or docker.live_restore
+        or live_restore_wanted
+    ):
+        return ""
+    return containers_line(strategy, facts, live_restore_wanted)
+
+
 def validation_line(facts: Preflight) -> str:
     """Whether dockerd checks the new daemon.json before docker is touched."""
     version = facts.docker.server_version if facts.docker else facts.dockerd_version

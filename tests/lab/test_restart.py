@@ -187,3 +187,73 @@ def test_serial_rollout_stops_at_the_first_failed_host(converged, host_exec, run
     for name in online:
         if name != first:
             assert state(lab, host_exec, name) == before[name], name
+
+
+DROP_IN = "/etc/systemd/system/docker.service.d/gd-test.conf"
+
+
+def with_drop_in(lab, host_exec, name: str, text: str) -> None:
+    """docker.service as a host may have it; ``without_drop_in`` puts it back."""
+    run(
+        lab,
+        host_exec,
+        name,
+        f"mkdir -p {DROP_IN.rsplit('/', 1)[0]} && printf '%s\\n' '{text}' > {DROP_IN}"
+        " && systemctl daemon-reload",
+    )
+
+
+def without_drop_in(lab, host_exec, name: str) -> None:
+    run(lab, host_exec, name, f"rm -f {DROP_IN} && systemctl daemon-reload")
+
+
+def test_a_start_that_never_returns_is_rolled_back(converged, host_exec, run_pyinfra):
+    """docker.service has TimeoutStartSec=infinity: a start that hangs (here an
+    ExecStartPre, while daemon.json names gd-hang) must end in the rollback, not hang."""
+    lab = converged
+    name = BOOKWORM_2
+    assert run(lab, host_exec, name, "systemctl show docker -p TimeoutStartUSec") == (
+        "TimeoutStartUSec=infinity"
+    )
+    before = daemon_json(lab, host_exec, name)
+    hang = "if grep -q gd-hang /etc/docker/daemon.json; then exec sleep infinity; fi"
+    with_drop_in(lab, host_exec, name, f'[Service]\nExecStartPre=/bin/sh -c "{hang}"')
+    try:
+        done = deploy(run_pyinfra, "runtime_name=gd-hang", "restart_timeout=10", limit=name)
+    finally:
+        without_drop_in(lab, host_exec, name)
+    assert done.returncode != 0, output(done)
+    (line,) = failure_lines(done, name)
+    assert "docker did not come back within 10s after the restart" in line, line
+    assert "previous daemon.json restored and docker restarted: it runs as before" in line
+    assert daemon_json(lab, host_exec, name) == before
+    assert run(lab, host_exec, name, "systemctl is-active docker") == "active"
+    assert "nvidia" in docker_info(lab, host_exec, name)["Runtimes"]
+
+
+def test_live_restore_that_stays_off_leaves_docker_and_its_containers_alone(
+    converged, host_exec, run_pyinfra
+):
+    """dockerd ignores the reload (here docker.service's ExecReload does nothing, as when
+    docker 20.10 refuses it): no restart, the container keeps running, the file is back."""
+    lab = converged
+    name = BOOKWORM_2
+    keep = start_container(lab, host_exec, name, "keep")
+    pid = dockerd_pid(lab, host_exec, name)
+    run(lab, host_exec, name, f"chmod 640 {DAEMON_JSON} && chown root:adm {DAEMON_JSON}")
+    before = daemon_json(lab, host_exec, name)
+    with_drop_in(lab, host_exec, name, "[Service]\nExecReload=\nExecReload=/bin/true")
+    try:
+        done = deploy(run_pyinfra, "runtime_name=gd-lr", "live_restore=true", limit=name)
+    finally:
+        without_drop_in(lab, host_exec, name)
+    assert done.returncode != 0, output(done)
+    (line,) = failure_lines(done, name)
+    assert line.endswith(
+        "gpu-docker: live-restore could not be switched on live: 1 container would stop; "
+        f"{DAEMON_JSON} put back, docker not restarted"
+    ), line
+    assert daemon_json(lab, host_exec, name) == before
+    assert run(lab, host_exec, name, f"stat -c '%a %U:%G' {DAEMON_JSON}") == "640 root:adm"
+    assert dockerd_pid(lab, host_exec, name) == pid
+    assert container_pid(lab, host_exec, name, "keep") == keep

@@ -42,11 +42,30 @@ def test_restart_script_gets_init_system_and_validation(run_op):
         )
 
 
+STOPS = (
+    "docker will be restarted; 2 containers running; live-restore off: the restart will stop them"
+)
+
+
+def test_a_run_without_preview_says_the_restart_stops_containers_before_it(run_op):
+    """-y shows no preview: the line is said when the restart is applied too."""
+    commands, host = apply(run_op, changed=True)
+    assert host.logs == [STOPS] and len(commands) == 1
+    # Nothing to say where the containers keep running or there are none.
+    for overrides in (
+        {"live_restore": True},
+        {"strategy": "reload"},
+        {"preflight": Preflight(init="systemd", docker=DockerInfo("26.1.5", True, 2, ()))},
+        {"preflight": Preflight(init="systemd", docker=DockerInfo("26.1.5", False, 0, ()))},
+    ):
+        _, quiet = apply(run_op, changed=True, **overrides)
+        assert STOPS not in quiet.logs, overrides
+
+
 def test_preview_says_what_the_restart_does_to_running_containers(run_op):
     _, host = apply(run_op, changed=True, executing=False)
     assert host.logs == [
-        "docker will be restarted; 2 containers running; live-restore off: "
-        "the restart will stop them",
+        STOPS,
         "dockerd 26.1.5 validates the new daemon.json (--validate) before applying it",
     ]
 
@@ -69,7 +88,7 @@ def test_unloaded_edits_are_said_only_where_docker_is_restarted(run_op):
     _, preview = apply(run_op, changed=True, executing=False, unloaded=line)
     assert preview.logs[-1] == line
     _, run = apply(run_op, changed=True, unloaded=line)
-    assert run.logs == [line]
+    assert run.logs == [STOPS, line]
     # A reload does not apply them all, and with nothing to do nothing is said.
     _, reload = apply(run_op, changed=True, executing=False, strategy="reload", unloaded=line)
     assert line not in reload.logs

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,12 @@ class Host:
         )
 
     def apply(
-        self, init: str, strategy: str = "restart", validate: bool = False, live: bool = False
+        self,
+        init: str,
+        strategy: str = "restart",
+        validate: bool = False,
+        live: bool = False,
+        timeout: int = 5,
     ) -> subprocess.CompletedProcess[str]:
         return self.run(
             "apply",
@@ -89,7 +95,7 @@ class Host:
             str(self.conf),
             BACKUP,
             RUNTIME,
-            "5",
+            str(timeout),
             init,
             "1" if validate else "0",
             "1" if live else "0",
@@ -296,3 +302,151 @@ def test_start_docker_says_when_docker_does_not_answer(host: Host, init: str) ->
 def test_start_docker_leaves_a_running_docker_alone(host: Host) -> None:
     assert host.run("start_docker", "systemd", "5").returncode == 0
     assert host.control_calls() == []
+
+
+def test_a_restore_that_fails_says_so_and_leaves_no_partial_file(host: Host) -> None:
+    """A full disk: the restore's copy fails; the line says the new file is still there."""
+    rejected = {**NEW, "bogus": 1}
+    host.write_conf(rejected, OLD)
+    (host.state / "disk_full").touch()
+    done = host.apply("systemd", validate=True)
+    assert done.returncode == 1
+    line = one_line(done)
+    assert "restore failed: cp: error writing" in line and "No space left on device" in line
+    assert f"the new {host.conf} is still in place, docker not restarted" in line
+    assert "was not changed by this run" not in line
+    assert host.conf_now() == rejected
+    assert not Path(f"{host.conf}.restore").exists()
+
+
+def test_a_failed_restore_after_the_restart_does_not_say_it_runs_as_before(host: Host) -> None:
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    (host.state / "disk_full").touch()
+    line = one_line(host.apply("systemd"))
+    assert line.startswith("gpu-docker: dockerd exited after the restart"), line
+    assert "restore failed: cp: error writing" in line
+    assert line.endswith("is still in place and docker is down: check it now"), line
+    assert not Path(f"{host.conf}.restore").exists()
+
+
+def test_no_backup_of_this_run_is_not_called_a_failed_restore(host: Host) -> None:
+    host.conf.parent.mkdir(parents=True)
+    host.conf.write_text(json.dumps({**NEW, "noruntime": 1}))
+    line = one_line(host.apply("systemd"))
+    assert "daemon.json was not changed by this run and docker restarted: it runs as before" in (
+        line
+    )
+
+
+def test_restore_script_that_fails_keeps_the_file_and_leaves_no_partial_one(host: Host) -> None:
+    host.write_conf(NEW, OLD)
+    (host.state / "disk_full").touch()
+    keep = f"{host.conf}.keep"
+    done = host.run("restore", str(host.conf), f"{host.conf}{BACKUP}", keep)
+    assert done.returncode == 2
+    assert "No space left on device" in done.stderr
+    assert host.conf_now() == NEW
+    assert not Path(f"{host.conf}.restore").exists()
+
+
+@INITS
+def test_no_temporary_file_does_not_stop_the_run(host: Host, init: str) -> None:
+    host.write_conf(NEW, OLD)
+    (host.state / "no_tmp").touch()
+    done = host.apply(init)
+    assert done.returncode == 0, done.stderr
+    assert host.loaded == NEW
+
+
+def test_no_temporary_file_still_rolls_back_with_one_line(host: Host) -> None:
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    (host.state / "no_tmp").touch()
+    line = one_line(host.apply("systemd"))
+    assert "previous daemon.json restored and docker restarted: it runs as before" in line
+    assert host.conf_now() == OLD
+
+
+def test_backslashes_in_dockerds_words_reach_the_line_intact(host: Host) -> None:
+    host.write_conf({**NEW, "winpath": 1}, OLD)
+    line = one_line(host.apply("sysv", validate=True))
+    assert "invalid data-root C:\\new\\temp: must be an absolute path;" in line
+
+
+@INITS
+def test_live_restore_that_stays_off_with_containers_running_puts_the_file_back(
+    host: Host, init: str
+) -> None:
+    """dockerd refuses the reload (docker 20.10, swarm mode): a restart would stop the
+    containers the preview said keep running, so docker is left alone."""
+    host.write_conf({**NEW, "live-restore": True}, OLD)
+    Path(f"{host.conf}{BACKUP}.mode").write_text("640 root:root\n")
+    (host.state / "reload_refused").touch()
+    (host.state / "containers").write_text("3\n")
+    done = host.apply(init, live=True)
+    assert done.returncode == 1
+    assert one_line(done) == (
+        "gpu-docker: live-restore could not be switched on live: 3 containers would stop; "
+        f"{host.conf} put back, docker not restarted"
+    )
+    assert host.conf_now() == OLD and host.conf.stat().st_mode & 0o777 == 0o640
+    reload = "systemctl reload docker" if init == "systemd" else "kill -HUP "
+    assert host.control_calls() == [reload]
+    assert host.running and host.loaded == OLD
+
+
+def test_live_restore_that_stays_off_without_containers_restarts_anyway(host: Host) -> None:
+    host.write_conf({**NEW, "live-restore": True}, OLD)
+    (host.state / "reload_refused").touch()
+    (host.state / "containers").write_text("0\n")
+    done = host.apply("systemd", live=True)
+    assert done.returncode == 0, done.stderr
+    assert host.control_calls() == ["systemctl reload docker", "systemctl restart docker"]
+    assert host.loaded == {**NEW, "live-restore": True}
+
+
+@INITS
+def test_a_start_that_never_returns_is_given_up_and_rolled_back(host: Host, init: str) -> None:
+    """docker.service has TimeoutStartSec=infinity: a hung start must end in the rollback."""
+    host.write_conf(NEW, OLD)
+    (host.state / "start_hangs").touch()
+    began = time.monotonic()
+    done = host.apply(init, timeout=1)
+    assert time.monotonic() - began < 15, "the hung start was waited for"
+    assert done.returncode == 1
+    line = one_line(done)
+    assert line.startswith("gpu-docker: docker did not come back within 1s after the restart")
+    assert "previous daemon.json restored and docker restarted: it runs as before" in line
+    assert host.conf_now() == OLD and host.running and host.loaded == OLD
+
+
+@INITS
+def test_start_docker_gives_up_a_start_that_never_returns(host: Host, init: str) -> None:
+    (host.state / "running").unlink()
+    (host.state / "start_hangs").touch()
+    began = time.monotonic()
+    done = host.run("start_docker", init, "1")
+    assert time.monotonic() - began < 15, "the hung start was waited for"
+    assert done.returncode == 1
+    assert "docker was not running and did not answer within 1s of starting it" in one_line(done)
+
+
+def test_the_reload_stamp_names_the_system_dockerd_not_a_rootless_one(host: Host) -> None:
+    host.write_conf(NEW, OLD)
+    (host.state / "rootless").touch()
+    assert host.apply("systemd", strategy="reload").returncode == 0
+    assert host.stamp.read_text().split()[0] == "4242"
+
+
+def test_a_rootless_dockerd_does_not_hide_that_the_system_one_exited(host: Host) -> None:
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    (host.state / "rootless").touch()
+    line = one_line(host.apply("systemd"))
+    assert line.startswith("gpu-docker: dockerd exited after the restart"), line
+
+
+def test_start_docker_sees_the_system_dockerd_exit_beside_a_rootless_one(host: Host) -> None:
+    (host.state / "running").unlink()
+    (host.state / "dead").touch()
+    (host.state / "rootless").touch()
+    line = one_line(host.run("start_docker", "systemd", "5"))
+    assert "docker was not running and did not start" in line

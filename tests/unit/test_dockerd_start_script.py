@@ -20,7 +20,15 @@ import pytest
 from gpu_docker.facts.docker import HostDockerdStartup
 from gpu_docker.sh import script
 
-PIDOF = '#!/bin/sh\necho "$STUB_PID"\n'
+# The system dockerd is $STUB_PID; a rootless user's, when the test runs one, is
+# $STUB_ROOTLESS_PID: the one pidof -s (or a pgrep for any user) may well name.
+PIDOF = '#!/bin/sh\necho "${STUB_ROOTLESS_PID:-$STUB_PID}"\n'
+PGREP = """#!/bin/sh
+case " $* " in
+    *" -u 0 "*) echo "$STUB_PID" ;;
+    *) echo "${STUB_ROOTLESS_PID:-$STUB_PID}" ;;
+esac
+"""
 DOCKERD = """#!/bin/sh
 echo "dockerd $1" >> "$STUB_CALLS"
 [ "$1" = --help ] && echo "      --validate   Validate daemon configuration and exit"
@@ -37,10 +45,11 @@ class Host:
         self.calls = root / "calls"
         bin_dir = root / "bin"
         bin_dir.mkdir()
-        for name, text in (("pidof", PIDOF), ("dockerd", DOCKERD)):
+        for name, text in (("pidof", PIDOF), ("pgrep", PGREP), ("dockerd", DOCKERD)):
             (bin_dir / name).write_text(text)
             (bin_dir / name).chmod(0o755)
         self.path = f"{bin_dir}:{os.environ['PATH']}"
+        self.rootless: int | None = None
 
     def run(self) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         """The script's run and the dockerd calls it made."""
@@ -48,7 +57,12 @@ class Host:
         args = [str(self.conf), "auto", str(self.stamp)]
         done = subprocess.run(
             ["sh", "-c", script("dockerd_start"), "gpu-docker", *args],
-            env={"PATH": self.path, "STUB_PID": str(self.pid), "STUB_CALLS": str(self.calls)},
+            env={
+                "PATH": self.path,
+                "STUB_PID": str(self.pid),
+                "STUB_CALLS": str(self.calls),
+                **({"STUB_ROOTLESS_PID": str(self.rootless)} if self.rootless else {}),
+            },
             capture_output=True,
             text=True,
             timeout=30,
@@ -119,3 +133,15 @@ def test_an_older_versions_whole_second_stamp_still_reads(host: Host) -> None:
     host.stamp.write_text(f"{host.pid} 1796148997\n")
     done, _ = host.run()
     assert HostDockerdStartup().process(done.stdout.splitlines()).reloaded == 1796148997.0
+
+
+def test_a_rootless_users_dockerd_is_not_taken_for_the_systems(host: Host) -> None:
+    """A host running both: the system dockerd's arguments and start, not the user's."""
+    with subprocess.Popen(["sleep", "700"]) as rootless:
+        try:
+            host.rootless = rootless.pid
+            done, _ = host.run()
+        finally:
+            rootless.kill()
+    fact = HostDockerdStartup().process(done.stdout.splitlines())
+    assert fact.args == ("600",)

@@ -3,7 +3,12 @@
 import pytest
 
 from gpu_docker.preflight import DockerInfo, Preflight
-from gpu_docker.restart_preview import containers_line, preview, validation_line
+from gpu_docker.restart_preview import (
+    containers_line,
+    preview,
+    stops_containers_line,
+    validation_line,
+)
 
 
 def facts(running: int = 0, live: bool = False, validate: bool = False) -> Preflight:
@@ -72,3 +77,15 @@ def test_validation_line_names_the_version_and_whether_it_is_skipped():
 def test_never_has_no_validation_line():
     assert len(preview("never", facts(), False)) == 1
     assert len(preview("restart", facts(), False)) == 2
+
+
+def test_the_stopping_line_is_only_for_a_restart_that_stops_containers() -> None:
+    assert stops_containers_line("restart", facts(3), False) == (
+        "docker will be restarted; 3 containers running; live-restore off: "
+        "the restart will stop them"
+    )
+    assert stops_containers_line("restart", facts(0), False) == ""
+    assert stops_containers_line("restart", facts(3, live=True), False) == ""
+    assert stops_containers_line("restart", facts(3), True) == ""
+    assert stops_containers_line("reload", facts(3), False) == ""
+    assert stops_containers_line("restart", Preflight(), False) == ""

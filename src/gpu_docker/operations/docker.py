@@ -159,6 +159,10 @@ def apply(
             host.log(f"{plan.action}ing docker: {'; '.join(plan.reasons)}")
         if plan.note:
             host.log(plan.note)
+        # -y runs show no preview: the restart stopping containers is said here as well.
+        stops = restart_preview.stops_containers_line(plan.action, preflight, live_restore)
+        if stops:
+            host.log_styled(stops, fg="yellow")
     else:
         also = [
             *plan.lines(),

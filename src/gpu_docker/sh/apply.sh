@@ -3,16 +3,19 @@
 # for the runtime, and roll back to the previous daemon.json if docker does not come back.
 # Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
 #       reload-stamp
-# libs: backup
+# libs: backup dockerd
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 stamp=$9
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
 # Put back the file this run replaced (the backup carries this run's suffix), with its mode
-# and owner; say what it did.
+# and owner; say what it did. No backup of this run: the file is not this run's doing. A
+# failed restore (a full disk) leaves the new file in place and says why ($put is failed:*).
 restore() {
-    case $(put_back "$target" "$target$backup" "644 root:root") in
+    put=$(put_back "$target" "$target$backup" "644 root:root")
+    case $put in
         restored) restored="previous daemon.json restored" ;;
         removed) restored="new daemon.json removed (there was none before)" ;;
+        failed:*) restored="restore failed: ${put#failed: }; the new $target is still in place" ;;
         *) restored="daemon.json was not changed by this run" ;;
     esac
 }
@@ -22,12 +25,19 @@ restore() {
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 # What the init system said goes to $initout, for the failure line: an init script that
 # fails at once (`ulimit: error setting limit`) never starts dockerd, so its log says nothing.
+# A start may never return (docker.service has TimeoutStartSec=infinity): given up after
+# the run's timeout (124), so the rollback runs; a later restart replaces the hung job.
 control() {
-    if [ "$init" = systemd ]; then reset_failed; systemctl "$1" docker; else service docker "$1"; fi >"$initout" 2>&1
+    if [ "$init" = systemd ]; then reset_failed; timeout "$timeout" systemctl "$1" docker
+    else timeout "$timeout" service docker "$1"; fi >"$initout" 2>&1
 }
-initout=$(mktemp) || exit 1
-trap 'rm -f "$initout"' EXIT
-restart() { control restart || control start; }
+# No temporary file (a full /tmp): the run goes on without the init system's words.
+if initout=$(mktemp 2>/dev/null); then trap 'rm -f "$initout"' EXIT; else initout=/dev/null; fi
+restart() {
+    control restart && return 0
+    [ $? = 124 ] && return 124
+    control start
+}
 reload() {
     if [ "$init" = systemd ]; then systemctl reload docker; else kill -HUP "$(cat /var/run/docker.pid)"; fi
 }
@@ -60,7 +70,7 @@ settle() {
             has_runtime && return 0
             up=$((up + 1)) gone=0
             [ "$up" -ge 15 ] && return 2
-        elif pgrep -x dockerd >/dev/null 2>&1; then
+        elif system_dockerd >/dev/null 2>&1; then
             gone=0
         else
             gone=$((gone + 1))
@@ -74,7 +84,7 @@ settle() {
 if [ "$validate" = 1 ] && [ -f "$target" ]; then
     if ! out=$(dockerd --validate --config-file "$target" 2>&1); then
         restore
-        say "dockerd --validate rejected the new $target: $(echo "$out" | tail -n 1); $restored, docker not restarted"
+        say "dockerd --validate rejected the new $target: $(printf '%s\n' "$out" | tail -n 1); $restored, docker not restarted"
         exit 1
     fi
 fi
@@ -88,16 +98,35 @@ else
         reload
         i=0
         while [ "$i" -lt 10 ] && [ "$(info '{{.LiveRestoreEnabled}}')" != true ]; do sleep 1; i=$((i + 1)); done
+        # Still off (docker 20.10 refusing the reload, swarm mode): the restart would stop
+        # the containers the preview said keep running. Put the file back and leave docker.
+        running=$(info '{{.ContainersRunning}}')
+        if [ "$(info '{{.LiveRestoreEnabled}}')" != true ] && [ "${running:-0}" -gt 0 ] 2>/dev/null; then
+            restore
+            case $put in
+                restored) put="$target put back" ;;
+                removed) put="new $target removed (there was none before)" ;;
+                *) put=$restored ;;
+            esac
+            [ "$running" = 1 ] && stop="1 container would stop" || stop="$running containers would stop"
+            say "live-restore could not be switched on live: $stop; $put, docker not restarted"
+            exit 1
+        fi
     fi
     restart
+    hung=$?
 fi
 settle
-case $? in
+result=$?
+# A restart given up after the timeout (124) that left no dockerd did not come back; it
+# may still have been on its way (containers stopping), hence the settle all the same.
+[ "${hung:-0}" = 124 ] && [ "$result" = 3 ] && result=1
+case $result in
     0)
         # A reload loads daemon.json without changing dockerd's start time: note it, so
         # the next run does not call the file unloaded (dockerd_start.sh reads this).
         if [ "$action" = reload ]; then
-            mkdir -p "${stamp%/*}" && echo "$(pidof -s dockerd) $(date +%s.%N)" > "$stamp"
+            mkdir -p "${stamp%/*}" && echo "$(system_dockerd) $(date +%s.%N)" > "$stamp"
         fi
         exit 0 ;;
     2) what="docker answered without runtime $runtime after the $action" ;;
@@ -109,7 +138,10 @@ restore
 if [ "$action" = reload ] && answers; then reload; else restart; fi
 i=0
 while [ "$i" -lt $((timeout * 5)) ] && ! answers; do sleep 0.2; i=$((i + 1)); done
-if answers; then
+if [ "${put%%:*}" = failed ]; then
+    if answers; then state="docker ${action}ed on it"; else state="docker is down"; fi
+    say "$what${reason:+ (dockerd: $reason)}; $restored and $state: check it now"
+elif answers; then
     say "$what${reason:+ (dockerd: $reason)}; $restored and docker ${action}ed: it runs as before"
 else
     say "$what${reason:+ (dockerd: $reason)}; $restored, but docker is still down: check it now"

@@ -6,6 +6,7 @@
 # dockerd started (or dockerd is not running), what --validate says of the file as it is now.
 # Args: daemon.json-path validate(0/1/auto: whether dockerd --help lists --validate, asked
 # only when it would run) reload-stamp
+# libs: dockerd
 #
 # Sub-second times: a converge writes daemon.json and restarts docker within one second,
 # so whole seconds would call every converged file changed and run dockerd (80 MB) on each
@@ -16,7 +17,7 @@
 conf=$1 validate=$2 stamp=$3
 margin=0.05
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
-pid=$(pidof -s dockerd 2>/dev/null)
+pid=$(system_dockerd 2>/dev/null)
 started=0
 if [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ]; then
     tr '\0' '\n' < "/proc/$pid/cmdline" | tail -n +2 | sed 's/^/arg=/'

@@ -56,3 +56,14 @@ read_dockerd_gpus() {
         echo "docker_error=$(info_error)"
     fi
 }
+# system_dockerd: the pid of the system's dockerd, never a rootless user's (a host may run
+# both): the one /var/run/docker.pid names while it is a live dockerd, else the oldest
+# dockerd running as root. Prints nothing and fails when there is none.
+system_dockerd() {
+    sd_pid=$(cat /var/run/docker.pid 2>/dev/null)
+    if [ -n "$sd_pid" ] && [ "$(cat "/proc/$sd_pid/comm" 2>/dev/null)" = dockerd ]; then
+        echo "$sd_pid"
+    else
+        pgrep -o -u 0 -x dockerd
+    fi
+}

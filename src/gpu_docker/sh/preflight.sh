@@ -1,7 +1,7 @@
 #!/bin/sh
 # Everything the deploy checks before changing a host, as key=value lines.
 # Args: packages to report from dpkg's database
-# libs: docker
+# libs: docker dockerd
 # shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null
 echo "os_id=${ID:-}"
@@ -29,7 +29,7 @@ fi
 # daemon's version answers both questions when it runs the installed binary (not replaced
 # since it started); --validate came with Docker 23.
 if bin=$(command -v dockerd 2>/dev/null); then
-    exe=$(readlink "/proc/$(pidof -s dockerd 2>/dev/null)/exe" 2>/dev/null)
+    exe=$(readlink "/proc/$(system_dockerd 2>/dev/null)/exe" 2>/dev/null)
     if [ -n "${server:-}" ] && [ "$exe" = "$(readlink -f "$bin")" ]; then
         echo "dockerd=Docker version $server"
         [ "${server%%.*}" -ge 23 ] 2>/dev/null && echo "validate=1"

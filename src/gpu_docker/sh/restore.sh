@@ -12,4 +12,9 @@ if [ -e "$target" ]; then
 else
     : > "$keep.absent" && chmod 0600 "$keep.absent"
 fi || { printf 'gpu-docker: %s\n' "could not keep a copy of $target; nothing restored" >&2; exit 1; }
-put_back "$target" "${backup%.absent}" "$fallback" >/dev/null
+# A failed put_back (a full disk) leaves the target as it was and no partial file: its
+# words go to stderr, as the tool's own did.
+said=$(put_back "$target" "${backup%.absent}" "$fallback")
+rc=$?
+case $said in failed:*) printf '%s\n' "${said#failed: }" >&2 ;; esac
+exit "$rc"

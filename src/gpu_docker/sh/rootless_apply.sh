@@ -9,9 +9,11 @@
 user=$1 target=$2 backup=$3 runtime=$4 timeout=$5
 # The backup is 0600; the mode the file had is kept beside it (.mode).
 restore() {
-    case $(put_back "$target" "$target$backup" "$(stat -c %a -- "$target" 2>/dev/null || echo 644)") in
+    put=$(put_back "$target" "$target$backup" "$(stat -c %a -- "$target" 2>/dev/null || echo 644)")
+    case $put in
         restored) echo " the previous daemon.json is back" ;;
         removed) echo " daemon.json removed again (there was none)" ;;
+        failed:*) echo " restore failed: ${put#failed: }; the new $target is still in place" ;;
     esac
 }
 fail() {
@@ -36,11 +38,13 @@ wait_up() {
     return 1
 }
 systemctl --user reset-failed docker.service 2>/dev/null
-systemctl --user restart docker.service
-if ! wait_up; then
+# A restart that never returns is given up after the timeout (124): one last look then.
+timeout "$timeout" systemctl --user restart docker.service
+hung=$?
+if { [ "$hung" = 124 ] && ! listed; } || { [ "$hung" != 124 ] && ! wait_up; }; then
     back=$(restore)
     systemctl --user reset-failed docker.service 2>/dev/null
-    systemctl --user restart docker.service
+    timeout "$timeout" systemctl --user restart docker.service
     fail "it did not $wanted within ${timeout}s after the restart;$back; docker restarted on it"
 fi
 echo "$user's rootless docker restarted and does $wanted"

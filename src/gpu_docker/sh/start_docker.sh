@@ -2,6 +2,7 @@
 # Start docker, which was not running, and wait until it answers; stop waiting as soon as
 # the start failed or dockerd exited, and say why in dockerd's (or the init script's) words.
 # Args: init(systemd/sysv) timeout-seconds
+# libs: dockerd
 init=$1 timeout=$2
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
@@ -14,12 +15,16 @@ why() {
         | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
 }
 # A docker.service that failed to start too often is refused by systemd until reset.
-if [ "$init" = systemd ]; then reset_failed >/dev/null 2>&1; out=$(systemctl start docker 2>&1); else out=$(service docker start 2>&1); fi
+# A start that never returns (TimeoutStartSec=infinity) is given up after the timeout (124).
+if [ "$init" = systemd ]; then reset_failed >/dev/null 2>&1; out=$(timeout "$timeout" systemctl start docker 2>&1)
+else out=$(timeout "$timeout" service docker start 2>&1); fi
 rc=$?
 i=0 gone=0
+# Given up: the timeout is spent, docker gets one last look.
+[ "$rc" = 124 ] && i=$((timeout * 5 - 1))
 while [ "$i" -lt $((timeout * 5)) ]; do
     timeout 10 docker info >/dev/null 2>&1 && exit 0
-    if pgrep -x dockerd >/dev/null 2>&1; then gone=0; else gone=$((gone + 1)); fi
+    if system_dockerd >/dev/null 2>&1; then gone=0; else gone=$((gone + 1)); fi
     # No dockerd for 3 s after the start returned: it failed or exited; waiting is useless.
     [ "$gone" -ge 15 ] && break
     sleep 0.2; i=$((i + 1))
