@@ -36,6 +36,7 @@ from gpu_docker.operations import (
     daemon_json,
     docker,
     dpkg,
+    engines,
     nvml,
 )
 from gpu_docker.operations import files as root_files
@@ -145,6 +146,8 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_containerd:
         containerd_host = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
+    if settings.uses_podman and "podman" not in facts.tools:
+        issues.append("podman is not installed (no podman on PATH); set container_engine")
     for user in settings.rootless_users:
         issues += rootless.problems(settings, host.get_fact(RootlessDocker, user=user))
     runtime_owned = runtime_config.owned(settings)
@@ -196,7 +199,7 @@ def converge(project_root: Path | None = None) -> None:
         )
     for note in runtime_config.notes(settings):
         runtime_config_ops.warn(note)
-    if settings.cdi:
+    if settings.uses_cdi:
         cdi.spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
         # The shim starts the runtime per container, so a new toolkit alone needs no restart.
@@ -212,6 +215,14 @@ def converge(project_root: Path | None = None) -> None:
             backup=backup,
             service=containerd_host.service,
         )
+        engines.verify_containerd(
+            name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
+            config_path=settings.containerd_config_path,
+            runtime_name=settings.runtime_name,
+            cdi=settings.cdi,
+        )
+    if settings.uses_podman:
+        engines.verify_podman(name="Verify a GPU container runs through podman (CDI)")
     for user in settings.rootless_users:
         rootless_user(settings=settings, user=user, installed=installed, backup=backup)
     if not settings.uses_docker or rootless_only:
@@ -288,14 +299,31 @@ def verify() -> None:
         fleet.add(fleet_report.absent(host.name, "failed", exc.problem), None)
         fail(name="Check settings", message=exc.problem)
         return
-    docker.verify(
-        name="Verify GPU containers run (docker run --gpus all)",
-        runtime_name=settings.runtime_name,
-        smoke_test_image=settings.smoke_test_image,
-        packages=toolkit.PACKAGES,
-        fleet=True,
-        report_path=settings.report_path,
-    )
+    # The engines container_engine names, and only those.
+    if settings.uses_docker:
+        docker.verify(
+            name="Verify GPU containers run (docker run --gpus all)",
+            runtime_name=settings.runtime_name,
+            smoke_test_image=settings.smoke_test_image,
+            packages=toolkit.PACKAGES,
+            fleet=True,
+            report_path=settings.report_path,
+        )
+    if settings.uses_containerd:
+        engines.verify_containerd(
+            name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
+            config_path=settings.containerd_config_path,
+            runtime_name=settings.runtime_name,
+            cdi=settings.cdi,
+            fleet=True,
+            report_path=settings.report_path,
+        )
+    if settings.uses_podman:
+        engines.verify_podman(
+            name="Verify a GPU container runs through podman (CDI)",
+            fleet=True,
+            report_path=settings.report_path,
+        )
 
 
 @deploy("gpu-docker rollback")
