@@ -11,7 +11,7 @@ effective configuration:
   reads ``options`` as runc options only for a runc ``runtime_type``: any other type, or
   no ``BinaryName``, means pods of that runtime class run without the NVIDIA runtime, and
   fails the host before anything runs. With ``cdi``, CRI's ``enable_cdi`` must be on, and
-  ``ctr run --device nvidia.com/gpu=all`` (ctr resolves CDI names itself from 1.7) runs.
+  ``ctr run --device nvidia.com/gpu=all`` runs where ctr resolves CDI names itself (2.0+).
 - **podman**: NVIDIA supports it through CDI only: ``podman run --device
   nvidia.com/gpu=all`` on the probe image (``podman import``). A host without a driver has
   no CDI spec (``nvidia-ctk cdi generate`` needs the driver's files): the probe then runs
@@ -203,7 +203,10 @@ def describe_engine(
             lines.append(f"check {title}: ok: {check.line}")
         else:
             lines.append(f"check {title}: FAILED: {check.line}")
-            problems.append(f"{engine}: `{check.command}` failed (exit {check.rc}): {check.line}")
+            problems.append(
+                f"{engine}: the probe container did not start ({title}, exit {check.rc}): "
+                f"{check.line}"
+            )
     if report.base.probe_missing:
         lines.append(
             f"probe image {report.base.probe_missing}: not in {engine}; a real verify imports "
@@ -231,7 +234,7 @@ def describe_engine(
         if report.cdi_unsupported:
             lines.append(
                 f"check CDI through containerd: not run, {report.cdi_unsupported} cannot request "
-                "CDI devices (ctr 1.7+ can); CRI's enable_cdi is "
+                "CDI devices (ctr 2.0+ can); CRI's enable_cdi is "
                 f"{'on' if runtime.enable_cdi else 'off'}"
             )
     return lines, "; ".join(problems) or None

@@ -88,6 +88,7 @@ def engine_record(
         **entry,
         "os": base.os,
         f"{engine}_version": report.version or None,
+        "toolkit_packages": dict(sorted(base.packages.items())),
         "nvidia_smi": base.gpu.smi or None,
         "gpus": list(base.gpu.gpus),
         "gpu_problem": base.gpu.problem(),

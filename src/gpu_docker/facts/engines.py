@@ -33,10 +33,13 @@ class ContainerdVerification(FactBase[EngineReport]):
         binary: str,
         systemd_cgroup: bool,
         cdi: bool,
+        packages: tuple[str, ...] = (),
         dry: bool = False,
     ) -> StringCommand:
         flags = ("1" if systemd_cgroup else "0", "1" if cdi else "0", "0" if dry else "1")
-        return sh.command("containerd_verify", address, snapshotter, runtime_type, binary, *flags)
+        return sh.command(
+            "containerd_verify", address, snapshotter, runtime_type, binary, *flags, *packages
+        )
 
     def process(self, output: list[str]) -> EngineReport:
         return parse_engine("containerd", output)
@@ -46,8 +49,10 @@ class PodmanVerification(FactBase[EngineReport]):
     """``podman run --device nvidia.com/gpu=all`` of the probe (see ``podman_verify.sh``);
     ``dry=True`` imports nothing."""
 
-    def command(self, spec: str, dry: bool = False) -> StringCommand:
-        return sh.command("podman_verify", spec, "0" if dry else "1")
+    def command(
+        self, spec: str, packages: tuple[str, ...] = (), dry: bool = False
+    ) -> StringCommand:
+        return sh.command("podman_verify", spec, "0" if dry else "1", *packages)
 
     def process(self, output: list[str]) -> EngineReport:
         return parse_engine("podman", output)

@@ -9,7 +9,7 @@ from collections.abc import Generator
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
 
-from gpu_docker import cdi, fleet_report
+from gpu_docker import cdi, fleet_report, toolkit
 from gpu_docker.engine_verify import EngineReport, cri_runtime, describe_engine
 from gpu_docker.facts.engines import ContainerdDump, ContainerdVerification, PodmanVerification
 from gpu_docker.operations.util import fail
@@ -85,6 +85,7 @@ def verify_containerd(
         binary=runtime.binary,
         systemd_cgroup=runtime.systemd_cgroup,
         cdi=cdi,
+        packages=toolkit.PACKAGES,
         dry=not executing,
     )
     lines, problem = describe_engine(report, runtime, cdi)
@@ -113,6 +114,8 @@ def verify_podman(
     if not executing and not fleet:
         host.noop("verification runs once the changes are applied")
         return
-    report = host.get_fact(PodmanVerification, spec=cdi.SPEC_PATH, dry=not executing)
+    report = host.get_fact(
+        PodmanVerification, spec=cdi.SPEC_PATH, packages=toolkit.PACKAGES, dry=not executing
+    )
     lines, problem = describe_engine(report)
     yield from _finish("podman", report, lines, problem, fleet, report_path)

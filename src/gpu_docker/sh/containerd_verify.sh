@@ -4,14 +4,17 @@
 # registry), run by ctr through the runtime_type and options.BinaryName that CRI's handler
 # names (containerd_verify.py reads them from `containerd config dump`), with the NVIDIA
 # environment a GPU pod gets; nvidia-smi -L where GPUs answer, a static binary elsewhere.
-# With cdi=1 also a CDI device request (ctr --device nvidia.com/gpu=all, containerd 1.7+).
+# With cdi=1 also a CDI device request (ctr --device nvidia.com/gpu=all, containerd 2.0+).
 # Args: address snapshotter runtime-type binary-name systemd-cgroup(0/1) cdi(0/1) make(0/1)
+# packages...
 # libs: gpu probe check
 address=$1 snapshotter=$2 rtype=$3 binary=$4 systemd=$5 cdi=$6 make=$7
+shift 7
 ns=k8s.io
 # shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null
 echo "os=${PRETTY_NAME:-${ID:-} ${VERSION_ID:-}}"
+dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
 echo "cli=$(nvidia-container-cli --version 2>/dev/null | head -n1)"
 echo "ctk=$(nvidia-ctk --version 2>/dev/null | head -n1)"
 server=$(timeout 30 ctr --address "$address" version 2>&1)
@@ -60,13 +63,15 @@ if [ -n "$binary" ]; then set -- --runc-binary "$binary" "$@"; fi
 run_check runtime ctr --address "$address" -n "$ns" run --rm --snapshotter "$snapshotter" \
     --runtime "$rtype" "$@"
 if [ "$cdi" = 1 ]; then
-    # ctr resolves CDI devices itself (containerd 1.7.2+): --device takes a CDI name.
-    if ctr run --help 2>&1 | grep -q 'CDI'; then
+    # ctr resolves CDI names given to --device itself from containerd 2.0; 1.x ctr takes
+    # device paths only (CRI's enable_cdi is containerd_verify.py's to check).
+    client=$(ctr --version 2>/dev/null)
+    if ! printf '%s\n' "$client" | grep -q ' v\{0,1\}[01]\.[0-9]'; then
         shift $(($# - 2))
         run_check cdi ctr --address "$address" -n "$ns" run --rm --snapshotter "$snapshotter" \
             --device nvidia.com/gpu=all "$ref" "$id-cdi" "$@"
     else
-        echo "cdi_unsupported=ctr $(printf '%s\n' "$server" | sed -n 's/^ *Version: *//p' | head -n1)"
+        echo "cdi_unsupported=ctr ${client##* }"
     fi
 fi
 true

@@ -3,16 +3,20 @@
 # `podman run --device nvidia.com/gpu=all` on the probe image (podman import of the host's
 # glibc, no registry). Where the CDI spec is missing the probe still runs without the
 # device request, so the report can say podman works and why no GPU was asked for.
-# Args: spec make(0/1)
+# Args: spec make(0/1) packages...
 # libs: gpu probe check
 spec=$1 make=$2
+shift 2
+# Podman 5 warns on every command of a cgroup v1 host; the checks' output is for results.
+export PODMAN_IGNORE_CGROUPSV1_WARNING=1
 # shellcheck source=/dev/null
 . /etc/os-release 2>/dev/null
 echo "os=${PRETTY_NAME:-${ID:-} ${VERSION_ID:-}}"
+dpkg-query -W -f='pkg=${Package}\t${Version}\t${db:Status-Abbrev}\n' "$@" 2>/dev/null
 echo "cli=$(nvidia-container-cli --version 2>/dev/null | head -n1)"
 echo "ctk=$(nvidia-ctk --version 2>/dev/null | head -n1)"
 if ! version=$(timeout 60 podman version --format '{{.Client.Version}}' 2>&1); then
-    echo "engine_error=$(echo "$version" | tail -n1 | cut -c 1-300)"
+    echo "engine_error=$(printf '%s\n' "$version" | tail -n1 | cut -c 1-300)"
     exit 0
 fi
 echo "engine_version=$version"
