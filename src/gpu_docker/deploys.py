@@ -285,7 +285,8 @@ def rootless_user(settings: Settings, user: str, installed: OperationMeta, backu
 
 @deploy("gpu-docker verify")
 def verify() -> None:
-    """Whether GPU containers work on the current host; fail it if not.
+    """Whether GPU containers work on the current host through each engine
+    ``container_engine`` names (docker, containerd, podman), and only those; fail it if not.
 
     Each host's result also goes to the fleet report: a table when the run ends, and a
     JSON document at ``report_path`` when set. The host is read by an operation, so only

@@ -6,7 +6,7 @@ broken on purpose where a case needs it, then one ``deploys/verify.py`` run.
 
 - containerd: the converge and verify run the probe image through what CRI's ``nvidia``
   handler names in ``containerd config dump`` (``ctr run --runtime <runtime_type>
-  --runc-binary <BinaryName>``). The lab's stand-in nvidia-container-runtime (a TEST
+  --runc-binary <BinaryName>``, and the systemd cgroup driver where a node's runc has it). The lab's stand-in nvidia-container-runtime (a TEST
   FIXTURE) hands over to runc, so a container that starts proves the path: a BinaryName
   that points nowhere, or a runtime_type CRI reads no BinaryName for, fails the host.
 - The containerd-only hosts also run docker without the nvidia runtime: verify judges
@@ -52,6 +52,15 @@ CDI_NODE = b"""version = 2
   [plugins."io.containerd.grpc.v1.cri"]
     enable_cdi = true
     cdi_spec_dirs = ["/etc/cdi", "/var/run/cdi"]
+"""
+# A node whose runc uses the systemd cgroup driver (as kubelets do): the nvidia entry
+# inherits SystemdCgroup, and the check runs with it.
+SYSTEMD_NODE = b"""version = 2
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
 """
 # A runtime CRI runs without its BinaryName: runtime_type is not runc's.
 WRONG_TYPE = f"""version = 2
@@ -107,8 +116,9 @@ def runs(lab, host_exec, tmp_path_factory) -> Runs:
         seed_file(lab, host_exec, host, "/usr/local/bin/nvidia-smi", NVIDIA_SMI)
         run(lab, host_exec, host, "chmod 755 /usr/local/bin/nvidia-smi")
         run(lab, host_exec, host, "mknod /dev/nvidia0 c 1 3 && mknod /dev/nvidiactl c 1 3")
-    seed_file(lab, host_exec, CONTAINERD_CDI, CONFIG, CDI_NODE)
-    run(lab, host_exec, CONTAINERD_CDI, "systemctl restart containerd.service")
+    for host, config in ((CONTAINERD_CDI, CDI_NODE), (MISSING_BINARY, SYSTEMD_NODE)):
+        seed_file(lab, host_exec, host, CONFIG, config)
+        run(lab, host_exec, host, "systemctl restart containerd.service")
     tmp = tmp_path_factory.mktemp("engines")
     inventory = write_inventory(tmp / "inventory.py", lab, CASES, {})
     converge = pyinfra(inventory)
@@ -140,6 +150,8 @@ def test_every_host_converged_through_a_container_of_its_engine(runs):
         lines = [line for line in text.splitlines() if f"[{host}] check ctr run" in line]
         assert lines and ": ok: " in lines[0], (host, lines)
     assert f"[{PODMAN_CDI}] check podman run --device nvidia.com/gpu=all (CDI): ok" in text
+    assert f"[{MISSING_BINARY}] CRI runtime 'nvidia': runtime_type io.containerd.runc.v2, " in text
+    assert f"BinaryName {BIN}, SystemdCgroup;" in text
 
 
 def test_a_containerd_host_is_verified_by_containerd_alone(runs):
