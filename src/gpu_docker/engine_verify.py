@@ -96,7 +96,8 @@ def cri_runtime(dump: str, runtime_name: str) -> tuple[CriRuntime | None, str | 
         names = ", ".join(sorted(runtimes)) if isinstance(runtimes, Mapping) else "none"
         return None, (
             f"containerd config dump has no CRI runtime {runtime_name!r} (runtimes: {names}): "
-            "the file's edit is not what containerd reads (an import or drop-in shadows it?)"
+            "containerd does not read the file's runtime (an import or drop-in shadowing "
+            "it, or a config version this containerd does not know)"
         )
     options = entry.get("options")
     options = options if isinstance(options, Mapping) else {}

@@ -7,8 +7,9 @@ converges them all, a second run must change nothing and restart nothing.
 containerd: systemd hosts, Debian's own containerd.service running the system containerd
 on /etc/containerd/config.toml, as on a node; a restart is told apart by its MainPID. Debian
 bookworm's containerd is 1.6: it reads version 2 files; a version 3 file (containerd 2.x)
-is merged and containerd 1.6 starts with it, but only unit tests and this merge prove v3,
-no containerd 2.x acts on it here.
+is merged and containerd 1.6 starts with it, but reads no runtime from it: the GPU
+container through CRI's nvidia runtime (issue 20) finds that, and the host is not
+converged. Only unit tests and this merge prove v3, no containerd 2.x acts on it here.
 
 CDI: the lab has no GPU and no driver. Two hosts get a TEST FIXTURE ``nvidia-smi`` (below)
 that reports a driver version and lists no GPU, so what depends on the driver's version
@@ -119,6 +120,7 @@ CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
     CDI_DOCKER_26: (None, {"cdi": True, "nvml_symlinks": "on"}),
 }
 MERGED = ("lab-online-1", "lab-online-2", "lab-online-3")
+V3_ON_1_6 = "lab-online-3"  # merged, but bookworm's containerd 1.6 reads no version 3 file
 
 
 class Runs(NamedTuple):
@@ -197,7 +199,14 @@ def runs(lab, host_exec, tmp_path_factory):
 
 def test_v2_and_v3_files_gain_the_runtime_and_keep_every_other_line(lab, host_exec, runs):
     for host in MERGED:
-        assert host not in summary(runs.first), output(runs.first)
+        # containerd 1.6 does not read a version 3 file's runtimes: the merge is written,
+        # and the GPU container through CRI's nvidia runtime fails the host (issue 20).
+        if host == V3_ON_1_6:
+            assert "Verify a GPU container runs through containerd" in summary(runs.first)[host]
+            (line,) = host_lines(runs.first, host)
+            assert "containerd config dump has no CRI runtime 'nvidia'" in line, line
+        else:
+            assert host not in summary(runs.first), output(runs.first)
         lost = lines_lost(runs.shipped[host], runs.configs[host])
         # Only the default runtime, asked for on lab-online-2, may replace an operator line.
         wanted = ['      default_runtime_name = "runc"'] if host == "lab-online-2" else []
@@ -257,8 +266,9 @@ def test_a_file_containerd_rejects_is_left_untouched(lab, host_exec, runs):
     assert "left untouched" in line
     leftovers = run(lab, host_exec, host, "ls -a /etc/containerd")
     assert leftovers.split() == [".", "..", "config.toml"]
-    assert sorted(summary(runs.first)) == ["lab-online-4", "lab-online-5"]
-    assert sorted(summary(runs.second)) == ["lab-online-4", "lab-online-5"]
+    failed = [V3_ON_1_6, "lab-online-4", "lab-online-5"]
+    assert sorted(summary(runs.first)) == failed
+    assert sorted(summary(runs.second)) == failed
 
 
 def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
