@@ -61,7 +61,7 @@ CASES: dict[str, tuple[Setup, str]] = {
             "daemon_json_extra": {"data-root": "/etc/hostname/docker"},
             "restart_timeout": 30,
         },
-        "previous daemon.json restored and docker restarted: it runs as before",
+        "and docker restarted: it runs as before",
     ),
 }
 
