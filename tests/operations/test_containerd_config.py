@@ -48,7 +48,9 @@ def test_new_config_is_checked_by_containerd_before_it_is_swapped_in(run_op):
     assert commands[1][0] == "upload_beside"
     assert "BinaryName" in commands[1][1]
     temp = "/etc/containerd/.config.toml.gpu-docker.tmp"
-    assert commands[2].endswith(f"gpu-docker {temp} /etc/containerd/config.toml")
+    assert commands[2].endswith(
+        f"gpu-docker {temp} /etc/containerd/config.toml nvidia /usr/bin/nvidia-container-runtime 0 0"
+    )
     assert "config dump" in commands[2]
     assert commands[3].endswith(
         f"gpu-docker {temp} /etc/containerd/config.toml /etc/containerd/config.toml.b"
