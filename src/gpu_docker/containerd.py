@@ -15,9 +15,11 @@ What ``nvidia-ctk runtime configure --runtime=containerd`` does (NVIDIA's
   empty one would run pods without nvidia-container-runtime;
 - ``options.BinaryName`` is ours; an existing entry keeps every other key the operator set;
 - ``default_runtime_name`` only when asked; ``enable_cdi`` on the CRI plugin with ``cdi``
-  (off by default before containerd 2.0);
+  (off by default before containerd 2.0; containerd 1.6 has no CDI, so none there);
 - version 1 files (no ``version`` key, or ``version = 1``) use another layout that
-  containerd 2.x no longer reads: refused, as ``nvidia-ctk`` has deprecated them too.
+  containerd 2.x no longer reads: refused, as ``nvidia-ctk`` has deprecated them too; a
+  version 3 file on containerd 1.x is refused too: 1.x's CRI plugin is the version 2 one,
+  so a runtime in the version 3 section would never reach it.
 
 **Imports.** containerd merges the files config.toml ``imports`` (NVIDIA's drop-in
 /etc/containerd/conf.d/99-nvidia.toml among them) over it, and before containerd 2.1 an
@@ -53,6 +55,8 @@ LOW_LEVEL = ("runc", "crun")
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
 # containerd 2.1 merges an imported file's plugin section key by key; before, whole.
 DEEP_IMPORTS = (2, 1)
+# CRI's enable_cdi exists from containerd 1.7 (on by default from 2.0).
+FIRST_CDI = (1, 7)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,11 @@ def release(containerd_version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def supports_cdi(containerd_version: str) -> bool:
+    """containerd 1.7+ reads CRI's ``enable_cdi``; 1.6 knows no CDI (its dump drops the key)."""
+    return (release(containerd_version) or (0, 0)) >= FIRST_CDI
+
+
 def default_version(containerd_version: str) -> int:
     """The config version a containerd writes by default: 3 from containerd 2.0, else 2."""
     found = release(containerd_version)
@@ -90,6 +99,12 @@ def config_version(data: Mapping[str, Any], containerd_version: str) -> int:
         raise TomlMergeError(
             f"config version {version!r} is not supported (only 2 and 3; migrate it with "
             "`containerd config migrate`)"
+        )
+    found = release(containerd_version)
+    if version == 3 and found is not None and found < (2, 0):
+        raise TomlMergeError(
+            f"config version 3 is containerd 2.x's; containerd {found[0]}.{found[1]} has no "
+            f"{CRI_PLUGINS[3]} plugin, so a runtime there would never reach CRI (use version 2)"
         )
     return int(version)
 
@@ -272,7 +287,7 @@ def plan(settings: Settings, facts: ContainerdHost) -> MergeResult:
         runtime_name=settings.runtime_name,
         runtime_path=settings.runtime_path,
         set_default=settings.containerd_default_runtime,
-        cdi=settings.cdi,
+        cdi=settings.cdi and supports_cdi(facts.version),
     )
     if not lacking and not result.changed:
         return result
@@ -282,7 +297,7 @@ def plan(settings: Settings, facts: ContainerdHost) -> MergeResult:
         runtime_name=settings.runtime_name,
         runtime_path=settings.runtime_path,
         set_default=settings.containerd_default_runtime,
-        cdi=settings.cdi,
+        cdi=settings.cdi and supports_cdi(facts.version),
     )
     shadows = shadowing(facts.imports, wanted, facts.version)
     if not shadows:
@@ -305,12 +320,13 @@ def grpc_address(data: Mapping[str, Any]) -> str:
 
 
 def merge_settings(settings: Settings, version: str, text: str | None) -> MergeResult:
-    """:func:`merge_config` with the host's settings (runtime, path, default runtime, CDI)."""
+    """:func:`merge_config` with the host's settings (runtime, path, default runtime, CDI
+    where this containerd has it)."""
     return merge_config(
         text,
         containerd_version=version,
         runtime_name=settings.runtime_name,
         runtime_path=settings.runtime_path,
         set_default=settings.containerd_default_runtime,
-        cdi=settings.cdi,
+        cdi=settings.cdi and supports_cdi(version),
     )

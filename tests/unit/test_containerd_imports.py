@@ -141,3 +141,15 @@ def test_the_fact_reads_the_dump_and_each_imported_file():
     assert found.dump == DUMP_WITH_RUNTIME
     assert found.imports == {DROP_IN: NVIDIA_DROP_IN}
     assert found.text == BASE
+
+
+def test_enable_cdi_only_where_containerd_has_cdi_and_v3_only_on_containerd_2():
+    cdi = load_settings("h", {"container_engine": "containerd", "cdi": True})
+    on_16 = plan(cdi, host("version = 2\n", None, {}, V16))
+    assert "enable_cdi" not in on_16.text
+    on_17 = plan(cdi, host("version = 2\n", None, {}, V17))
+    assert on_17.data["plugins"]["io.containerd.grpc.v1.cri"]["enable_cdi"] is True
+    on_21 = plan(cdi, host("version = 3\n", None, {}, V21))
+    assert on_21.data["plugins"]["io.containerd.cri.v1.runtime"]["enable_cdi"] is True
+    with pytest.raises(TomlMergeError, match="containerd 1.7 has no io.containerd.cri.v1.runtime"):
+        plan(cdi, host("version = 3\n", None, {}, V17))

@@ -31,6 +31,8 @@ from gpu_docker.cdi import daemon_json_owned as cdi_owned
 from gpu_docker.settings import load_settings
 from gpu_docker.toml_merge import TomlMergeError
 
+CONTAINERD_1 = "containerd github.com/containerd/containerd 1.7.24"
+CONTAINERD_2 = "containerd github.com/containerd/containerd/v2 v2.1.1 cb1076646aa3"
 V2 = "io.containerd.grpc.v1.cri"
 V3 = "io.containerd.cri.v1.runtime"
 # What nvidia-ctk writes for a runtime with no low-level runtime to copy from.
@@ -395,11 +397,13 @@ CONTAINERD_CASES = {
 
 @pytest.mark.parametrize("case", CONTAINERD_CASES.values(), ids=list(CONTAINERD_CASES))
 def test_containerd_merge_against_nvidia_ctk(case: Case) -> None:
+    version_3 = (case.given or {}).get("version") == 3
+
     def run() -> dict[str, Any]:
         text = None if case.given is None else toml_text(case.given)
         result = containerd.merge_config(
             text,
-            containerd_version="containerd github.com/containerd/containerd 1.7.24",
+            containerd_version=CONTAINERD_2 if version_3 else CONTAINERD_1,
             runtime_name=case.name,
             runtime_path=case.path,
             set_default=case.set_default,

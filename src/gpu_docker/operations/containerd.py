@@ -54,6 +54,12 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
         )
     """
     facts = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
+    if settings.cdi and not containerd.supports_cdi(facts.version):
+        host.log_styled(
+            f"gpu-docker: cdi: {facts.version or 'this containerd'} has no CDI (containerd "
+            "1.7+): enable_cdi not set, CDI devices only through docker here",
+            fg="yellow",
+        )
     text = yield from merged_text(
         facts.target,
         facts.text,
@@ -73,7 +79,7 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
         settings.runtime_name,
         containerd.binary_path(settings.runtime_path),
         "1" if settings.containerd_default_runtime else "0",
-        "1" if settings.cdi else "0",
+        "1" if settings.cdi and containerd.supports_cdi(facts.version) else "0",
     )
     yield sh.command("swap_in", temp, target, target + backup)
 
