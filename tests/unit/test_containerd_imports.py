@@ -151,5 +151,7 @@ def test_enable_cdi_only_where_containerd_has_cdi_and_v3_only_on_containerd_2():
     assert on_17.data["plugins"]["io.containerd.grpc.v1.cri"]["enable_cdi"] is True
     on_21 = plan(cdi, host("version = 3\n", None, {}, V21))
     assert on_21.data["plugins"]["io.containerd.cri.v1.runtime"]["enable_cdi"] is True
-    with pytest.raises(TomlMergeError, match="containerd 1.7 has no io.containerd.cri.v1.runtime"):
+    with pytest.raises(
+        TomlMergeError, match=r"containerd 1\.7 has no io\.containerd\.cri\.v1\.runtime"
+    ):
         plan(cdi, host("version = 3\n", None, {}, V17))
