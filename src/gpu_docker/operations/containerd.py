@@ -65,7 +65,8 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
         facts.text,
         lambda found: containerd.plan(settings, replace(facts, text=found)),
         TomlMergeError,
-        f"already has the {settings.runtime_name} runtime",
+        f"already has the {settings.runtime_name} runtime"
+        + (f" in effect (imports {', '.join(sorted(facts.imports))})" if facts.imports else ""),
     )
     if text is None:
         return
