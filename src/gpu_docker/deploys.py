@@ -149,7 +149,8 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_podman and "podman" not in facts.tools:
         issues.append("podman is not installed (no podman on PATH); set container_engine")
     for user in settings.rootless_users:
-        issues += rootless.problems(settings, host.get_fact(RootlessDocker, user=user))
+        found_user = host.get_fact(RootlessDocker, user=user)
+        issues += rootless.problems(settings, found_user, facts.dockerd_version)
     runtime_owned = runtime_config.owned(settings)
     if runtime_owned:
         current = host.get_fact(RemoteFileText, path=runtime_config.CONFIG_PATH)
@@ -224,7 +225,13 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_podman:
         engines.verify_podman(name="Verify a GPU container runs through podman (CDI)")
     for user in settings.rootless_users:
-        rootless_user(settings=settings, user=user, installed=installed, backup=backup)
+        rootless_user(
+            settings=settings,
+            user=user,
+            installed=installed,
+            backup=backup,
+            docker_version=docker_version,
+        )
     if not settings.uses_docker or rootless_only:
         return
     if nvml.wanted(settings.nvml_symlinks):
@@ -264,7 +271,9 @@ def converge(project_root: Path | None = None) -> None:
 
 
 @deploy("Rootless docker")
-def rootless_user(settings: Settings, user: str, installed: OperationMeta, backup: str) -> None:
+def rootless_user(
+    settings: Settings, user: str, installed: OperationMeta, backup: str, docker_version: str
+) -> None:
     """A rootless user's daemon.json merged (as them), their docker restarted through
     ``systemctl --user`` if it or the toolkit changed, then ``--gpus all`` run in it."""
     config = rootless_ops.merge(
@@ -272,6 +281,7 @@ def rootless_user(settings: Settings, user: str, installed: OperationMeta, backu
         settings=settings,
         user=user,
         backup=backup,
+        docker_version=docker_version,
     )
     rootless_ops.apply(
         name=f"Apply to {user}'s rootless docker (systemctl --user, if anything changed)",
