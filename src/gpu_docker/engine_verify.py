@@ -54,7 +54,8 @@ class CriRuntime:
     binary: str
     systemd_cgroup: bool
     snapshotter: str
-    enable_cdi: bool
+    #: ``None``: the dump has no such key, a containerd without CDI (1.6 drops it).
+    enable_cdi: bool | None
     address: str
 
     def describe(self) -> str:
@@ -108,10 +109,14 @@ def cri_runtime(dump: str, runtime_name: str) -> tuple[CriRuntime | None, str | 
         binary=str(options.get("BinaryName") or ""),
         systemd_cgroup=options.get("SystemdCgroup") is True,
         snapshotter=snapshotter if isinstance(snapshotter, str) and snapshotter else "overlayfs",
-        enable_cdi=dig(data, "plugins", _CDI_PLUGIN[version], "enable_cdi") is True,
+        enable_cdi=_flag(dig(data, "plugins", _CDI_PLUGIN[version], "enable_cdi")),
         address=grpc_address(data),
     )
     return runtime, _runtime_problem(runtime)
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _runtime_problem(runtime: CriRuntime) -> str | None:
@@ -227,16 +232,20 @@ def describe_engine(
                 "generate needs the driver's files), so no GPU was requested"
             )
     if engine == "containerd" and cdi and runtime is not None:
-        if not runtime.enable_cdi:
+        if runtime.enable_cdi is None:
+            lines.append(
+                "CDI through containerd: this containerd has none (no enable_cdi in its dump; "
+                "containerd 1.7+): CDI devices only through docker here"
+            )
+        elif not runtime.enable_cdi:
             problems.append(
                 "containerd: cdi=true but CRI's enable_cdi is off in containerd config dump: "
                 "pods' CDI device requests are ignored"
             )
-        if report.cdi_unsupported:
+        elif report.cdi_unsupported:
             lines.append(
                 f"check CDI through containerd: not run, {report.cdi_unsupported} cannot request "
-                "CDI devices (ctr 2.0+ can); CRI's enable_cdi is "
-                f"{'on' if runtime.enable_cdi else 'off'}"
+                "CDI devices (ctr 2.0+ can); CRI's enable_cdi is on"
             )
     return lines, "; ".join(problems) or None
 

@@ -16,8 +16,8 @@ broken on purpose where a case needs it, then one ``deploys/verify.py`` run.
   GPU) and fixture device nodes (char 1:3, /dev/null's numbers) the spec is generated and
   ``podman run --device nvidia.com/gpu=all`` runs for real; without a node the spec names
   it fails.
-- ``cdi=true`` on containerd 1.7: CRI's ``enable_cdi`` is read from the dump; ctr 1.x
-  cannot request CDI devices (2.0 can), which the line says.
+- ``cdi=true`` on containerd 1.7: the converge sets CRI's ``enable_cdi``, verify reads it
+  from the dump; ctr 1.x cannot request CDI devices (2.0 can), which the line says.
 """
 
 from __future__ import annotations
@@ -45,13 +45,6 @@ case "$*" in
     *--query-gpu=driver_version*) echo "550.54.15" ;;
 esac
 exit 0
-"""
-# containerd 1.7 with CRI's CDI on (what the converge's enable_cdi merge writes).
-CDI_NODE = b"""version = 2
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    enable_cdi = true
-    cdi_spec_dirs = ["/etc/cdi", "/var/run/cdi"]
 """
 # A node whose runc uses the systemd cgroup driver (as kubelets do): the nvidia entry
 # inherits SystemdCgroup, and the check runs with it.
@@ -116,9 +109,8 @@ def runs(lab, host_exec, tmp_path_factory) -> Runs:
         seed_file(lab, host_exec, host, "/usr/local/bin/nvidia-smi", NVIDIA_SMI)
         run(lab, host_exec, host, "chmod 755 /usr/local/bin/nvidia-smi")
         run(lab, host_exec, host, "mknod /dev/nvidia0 c 1 3 && mknod /dev/nvidiactl c 1 3")
-    for host, config in ((CONTAINERD_CDI, CDI_NODE), (MISSING_BINARY, SYSTEMD_NODE)):
-        seed_file(lab, host_exec, host, CONFIG, config)
-        run(lab, host_exec, host, "systemctl restart containerd.service")
+    seed_file(lab, host_exec, MISSING_BINARY, CONFIG, SYSTEMD_NODE)
+    run(lab, host_exec, MISSING_BINARY, "systemctl restart containerd.service")
     tmp = tmp_path_factory.mktemp("engines")
     inventory = write_inventory(tmp / "inventory.py", lab, CASES, {})
     converge = pyinfra(inventory)

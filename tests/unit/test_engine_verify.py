@@ -133,10 +133,22 @@ def test_without_a_gpu_the_nvidia_hook_failing_proves_the_runtime_path():
 
 def test_cdi_needs_cri_enable_cdi_and_says_when_ctr_cannot_ask():
     runtime, _ = cri_runtime(DUMP_V2, "nvidia")
-    report = parse_engine("containerd", lines("runtime", 0, "ok", "cdi_unsupported=ctr 1.6.20~ds1"))
-    text, problem = describe_engine(report, runtime, cdi=True)
+    report = parse_engine("containerd", lines("runtime", 0, "ok", "cdi_unsupported=ctr 1.7.24"))
+    _, problem = describe_engine(report, runtime, cdi=True)
     assert problem is not None and "enable_cdi is off" in problem
-    assert any("ctr 1.6.20~ds1 cannot request CDI devices" in line for line in text)
+    on, _ = cri_runtime(DUMP_V2.replace("enable_cdi = false", "enable_cdi = true"), "nvidia")
+    text, problem = describe_engine(report, on, cdi=True)
+    assert problem is None
+    assert any("ctr 1.7.24 cannot request CDI devices" in line for line in text)
+
+
+def test_a_containerd_without_cdi_is_said_not_failed():
+    runtime, _ = cri_runtime(DUMP_V2.replace("    enable_cdi = false\n", ""), "nvidia")
+    assert runtime is not None and runtime.enable_cdi is None
+    report = parse_engine("containerd", lines("runtime", 0, "ok", "cdi_unsupported=ctr 1.6.20"))
+    text, problem = describe_engine(report, runtime, cdi=True)
+    assert problem is None
+    assert any("this containerd has none" in line for line in text)
 
 
 def test_podman_without_a_driver_says_why_no_gpu_was_requested():
