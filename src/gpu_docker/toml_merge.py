@@ -67,9 +67,7 @@ def _merge_into(table: Any, owned: Mapping[str, Any], path: tuple[str, ...]) -> 
                 table[key] = tomlkit.inline_table() if inline else tomlkit.table()
             existing = table[key]
             if not isinstance(existing, MutableMapping):  # tables, inline ones, split ones
-                raise TomlMergeError(
-                    f"{where} is a {type(_plain(existing)).__name__}, not a table"
-                )
+                raise TomlMergeError(f"{where} is a {type(_plain(existing)).__name__}, not a table")
             _merge_into(existing, value, (*path, key))
         elif key not in table or _plain(table[key]) != value:
             table[key] = copy.deepcopy(value)
