@@ -33,8 +33,9 @@ SAYS_CHINESE = "dpkg -s gd-no-such-package 2>&1 | head -n 1"
 Setup = Callable[[LabState, object, str], dict[str, object]]
 
 
-# Test fixture: an nvidia-ctk ahead of the package's on the PATH dpkg gives maintainer
-# scripts (/usr/local/sbin first) that refuses ``config``, so the base package's postinst
+# Test fixture: an nvidia-ctk ahead of the package's /usr/bin one on the PATH of maintainer
+# scripts (apt gives dpkg /usr/sbin:/usr/bin:/sbin:/bin, an ssh session /usr/local/sbin:
+# /usr/local/bin:/usr/sbin:...) that refuses ``config``, so the base package's postinst
 # fails as a real one can; anything else goes to the package's own nvidia-ctk.
 FAILING_CTK = b"""#!/bin/sh
 # gpu-docker TEST FIXTURE: makes the stand-in toolkit's postinst fail.
@@ -74,8 +75,8 @@ def _locked(lab: LabState, host_exec, name: str) -> dict[str, object]:
 
 
 def _failing_postinst(lab: LabState, host_exec, name: str) -> dict[str, object]:
-    seed_file(lab, host_exec, name, "/usr/local/sbin/nvidia-ctk", FAILING_CTK)
-    _sh(lab, host_exec, name, "chmod 0755 /usr/local/sbin/nvidia-ctk")
+    seed_file(lab, host_exec, name, "/usr/sbin/nvidia-ctk", FAILING_CTK)
+    _sh(lab, host_exec, name, "chmod 0755 /usr/sbin/nvidia-ctk")
     return {}
 
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Start docker, which was not running, and wait until it answers; stop waiting as soon as
-# the start failed or dockerd exited, and say why in dockerd's (or the init script's) words.
+# the start failed or dockerd exited, and say why in dockerd's words (else the init
+# system's).
 # Args: init(systemd/sysv) timeout-seconds
 # libs: log dockerd
 init=$1 timeout=$2
@@ -28,8 +29,10 @@ while [ "$i" -lt $((timeout * 5)) ]; do
     [ "$gone" -ge 15 ] && break
     sleep 0.2; i=$((i + 1))
 done
+# dockerd's own words first: systemctl's last line only points at the journal ("See
+# "systemctl status docker.service" ... for details.").
 said=$(echo "$out" | grep -v '^$' | tail -n 1 | cut -c 1-300)
-if [ "$rc" -ne 0 ] && [ -n "$said" ]; then reason=$said; else reason=$(why); fi
+reason=$(why)
 [ -n "$reason" ] || reason=$said
 if [ "$gone" -ge 15 ]; then
     say "docker was not running and did not start (start exited $rc${reason:+: $reason}); nothing changed"
