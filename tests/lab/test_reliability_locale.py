@@ -42,6 +42,10 @@ FAILING_CTK = b"""#!/bin/sh
 case " $* " in *" config "*) echo "gd-test-fixture: nvidia-ctk config refused" >&2; exit 1 ;; esac
 exec /usr/bin/nvidia-ctk "$@"
 """
+POSTINST_FAILED = (
+    "installed nvidia-container-toolkit-base package post-installation script subprocess "
+    "returned error exit status 1"
+)
 # Takes libseccomp2 (an external dependency of the 1.17.8 bundle) out of dpkg's database
 # while its library stays loadable from /usr/local/lib: the host lacks the package, and
 # systemctl (which links it) still runs.
@@ -117,14 +121,24 @@ CASES: dict[str, Case] = {
         },
         "and docker restarted: it runs as before",
     ),
-    "apt-get install": Case("online", _failing_postinst, "apt-get install"),
+    "apt-get install": Case(
+        "online",
+        _failing_postinst,
+        "apt-get install failed: dpkg: error processing package nvidia-container-toolkit-base "
+        f"(--configure): {POSTINST_FAILED}",
+    ),
     "no start": Case("online", _no_start, "docker was not running and did not start"),
     "missing dependency": Case(
         "restricted",
         _without_seccomp,
         "the offline bundle needs packages the host lacks and cannot fetch: libseccomp2",
     ),
-    "dpkg -i": Case("restricted", _failing_postinst, "dpkg -i of the bundle in"),
+    "dpkg -i": Case(
+        "restricted",
+        _failing_postinst,
+        "failed: dpkg: error processing package nvidia-container-toolkit-base (--install): "
+        + POSTINST_FAILED,
+    ),
 }
 
 
