@@ -36,6 +36,7 @@ from gpu_docker.operations import (
     daemon_json,
     docker,
     dpkg,
+    engines,
     nvml,
 )
 from gpu_docker.operations import files as root_files
@@ -145,6 +146,8 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_containerd:
         containerd_host = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
+    if settings.uses_podman and "podman" not in facts.tools:
+        issues.append("podman is not installed (no podman on PATH); set container_engine")
     for user in settings.rootless_users:
         found_user = host.get_fact(RootlessDocker, user=user)
         issues += rootless.problems(settings, found_user, facts.dockerd_version)
@@ -197,7 +200,7 @@ def converge(project_root: Path | None = None) -> None:
         )
     for note in runtime_config.notes(settings):
         runtime_config_ops.warn(note)
-    if settings.cdi:
+    if settings.uses_cdi:
         cdi.spec(name="Generate the CDI spec if it is missing or stale")
     if settings.uses_containerd:
         # The shim starts the runtime per container, so a new toolkit alone needs no restart.
@@ -213,6 +216,14 @@ def converge(project_root: Path | None = None) -> None:
             backup=backup,
             service=containerd_host.service,
         )
+        engines.verify_containerd(
+            name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
+            config_path=settings.containerd_config_path,
+            runtime_name=settings.runtime_name,
+            cdi=settings.cdi,
+        )
+    if settings.uses_podman:
+        engines.verify_podman(name="Verify a GPU container runs through podman (CDI)")
     for user in settings.rootless_users:
         rootless_user(
             settings=settings,
@@ -284,7 +295,8 @@ def rootless_user(
 
 @deploy("gpu-docker verify")
 def verify() -> None:
-    """Whether GPU containers work on the current host; fail it if not.
+    """Whether GPU containers work on the current host through each engine
+    ``container_engine`` names (docker, containerd, podman), and only those; fail it if not.
 
     Each host's result also goes to the fleet report: a table when the run ends, and a
     JSON document at ``report_path`` when set. The host is read by an operation, so only
@@ -298,14 +310,31 @@ def verify() -> None:
         fleet.add(fleet_report.absent(host.name, "failed", exc.problem), None)
         fail(name="Check settings", message=exc.problem)
         return
-    docker.verify(
-        name="Verify GPU containers run (docker run --gpus all)",
-        runtime_name=settings.runtime_name,
-        smoke_test_image=settings.smoke_test_image,
-        packages=toolkit.PACKAGES,
-        fleet=True,
-        report_path=settings.report_path,
-    )
+    # The engines container_engine names, and only those.
+    if settings.uses_docker:
+        docker.verify(
+            name="Verify GPU containers run (docker run --gpus all)",
+            runtime_name=settings.runtime_name,
+            smoke_test_image=settings.smoke_test_image,
+            packages=toolkit.PACKAGES,
+            fleet=True,
+            report_path=settings.report_path,
+        )
+    if settings.uses_containerd:
+        engines.verify_containerd(
+            name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
+            config_path=settings.containerd_config_path,
+            runtime_name=settings.runtime_name,
+            cdi=settings.cdi,
+            fleet=True,
+            report_path=settings.report_path,
+        )
+    if settings.uses_podman:
+        engines.verify_podman(
+            name="Verify a GPU container runs through podman (CDI)",
+            fleet=True,
+            report_path=settings.report_path,
+        )
 
 
 @deploy("gpu-docker rollback")
