@@ -206,8 +206,8 @@ def verify_podman() -> None:
 
 
 def link_nvml_devices(settings: Settings) -> None:
-    """The /dev/char links (and NVIDIA's udev rule keeping them) where docker's cgroup
-    driver needs them for containers to keep their GPUs."""
+    """The /dev/char links of the NVIDIA devices and NVIDIA's udev rule that keeps them,
+    where ``nvml_symlinks`` wants them (``auto``: docker uses the systemd cgroup driver)."""
     if nvml.wanted(settings.nvml_symlinks):
         root_file(
             name="Install NVIDIA's udev rule for the /dev/char links",
