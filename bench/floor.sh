@@ -10,9 +10,14 @@
 #                                 dpkg -i in the manifest's order
 #                     then the nvidia runtime into daemon.json; restart docker and wait for
 #                     it only if daemon.json or the packages changed
+#   VERIFY=1 also:    the verified fresh floor: in the same session, make the probe image
+#                     from the host's glibc unless it is there (as sh/lib_probe.sh does:
+#                     docker import of libc6's shared libraries and ldconfig), then run it
+#                     with `docker run --rm --network none --pull never --gpus all`, the
+#                     container gpu-docker's verification runs
 #
 # usage: floor.sh HOSTS_FILE      (one "ADDRESS online|restricted" per line)
-# environment: as baseline.sh (SSH_KEY KNOWN_HOSTS KEY_URL REPO_URL VERSION DEBS)
+# environment: as baseline.sh (SSH_KEY KNOWN_HOSTS KEY_URL REPO_URL VERSION DEBS), VERIFY
 set -euo pipefail
 
 hosts_file=$1
@@ -25,12 +30,13 @@ for deb in "${debs[@]}"; do
     tar_args+=(-C "$(dirname "$deb")" "$(basename "$deb")")
 done
 
-# $1 = group, $2 = key url, $3 = repository url, $4 = deb version, $5... = .deb names
+# $1 = group, $2 = key url, $3 = repository url, $4 = deb version, $5 = verify (0|1),
+# $6... = .deb names
 # shellcheck disable=SC2016  # expanded on the host, not here
 job='
 set -e
-group=$1 key_url=$2 repo_url=$3 version=$4
-shift 4
+group=$1 key_url=$2 repo_url=$3 version=$4 verify=$5
+shift 5
 changed=0
 for p in libnvidia-container1 libnvidia-container-tools nvidia-container-toolkit-base nvidia-container-toolkit; do
     [ "$(dpkg-query -W -f="\${Status} \${Version}" "$p" 2>/dev/null)" = "install ok installed $version" ] || changed=1
@@ -67,15 +73,29 @@ json.dump(d, open(p, \"w\"), indent=4)
 " && changed=1
 if [ "$changed" = 1 ]; then
     service docker restart >/dev/null
-    for _ in $(seq 150); do docker info >/dev/null 2>&1 && exit 0; sleep 0.2; done
-    echo "docker did not come back" >&2
-    exit 1
+    up=0
+    for _ in $(seq 150); do docker info >/dev/null 2>&1 && { up=1; break; }; sleep 0.2; done
+    [ "$up" = 1 ] || { echo "docker did not come back" >&2; exit 1; }
 fi
+[ "$verify" = 1 ] || exit 0
+arch=$(dpkg --print-architecture)
+probe=gpu-docker-probe:$(dpkg-query -W -f="\${Version}" "libc6:$arch" | tr -c "A-Za-z0-9_.-" _)
+if ! docker image inspect "$probe" >/dev/null 2>&1; then
+    { dpkg -L "libc6:$arch" | grep -E "\.so(\.|\$)" | grep -v /gconv/
+      echo /sbin/ldconfig; echo /sbin/ldconfig.real; echo /etc/ld.so.conf
+      find /etc/ld.so.conf.d -type f; } \
+        | while read -r f; do if [ -f "$f" ]; then echo "${f#/}"; fi; done \
+        | tar -C / -c -h --hard-dereference --no-recursion -T - 2>/dev/null \
+        | docker import - "$probe" >/dev/null
+fi
+static=/sbin/ldconfig
+if [ -f /sbin/ldconfig.real ]; then static=/sbin/ldconfig.real; fi
+docker run --rm --network none --pull never --gpus all "$probe" "$static" --version >/dev/null
 '
 
 one_host() {
     local address=$1 group=$2
-    local args=("$group" "$KEY_URL" "$REPO_URL" "$VERSION" "${names[@]}")
+    local args=("$group" "$KEY_URL" "$REPO_URL" "$VERSION" "${VERIFY:-0}" "${names[@]}")
     local remote
     remote="sh -c $(printf '%q' "$job") floor $(printf '%q ' "${args[@]}")"
     if [ "$group" = online ]; then

@@ -59,20 +59,45 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from plot import Panel, Series, write_png
+
 from gpu_docker.bundle.manifest import load_manifest
 from gpu_docker.lab import lifecycle, network
 from gpu_docker.lab.dockerd import dockerd_pids, wait_for_docker
 from gpu_docker.lab.errors import LabError
 from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION
-from gpu_docker.lab.state import LabState
+from gpu_docker.lab.state import Init, LabState
 
 BENCH = Path(__file__).resolve().parent
-TOOLS = ("gpu-docker", "pyinfra-floor", "ssh-floor", "baseline")
-PYINFRA_TOOLS = ("gpu-docker", "pyinfra-floor")
+TOOLS = (
+    "gpu-docker",
+    "pyinfra-floor",
+    "pyinfra-verified",
+    "ssh-floor",
+    "ssh-verified",
+    "baseline",
+)
+PYINFRA_TOOLS = ("gpu-docker", "pyinfra-floor", "pyinfra-verified")
 RUNS = ("fresh", "no-op")
-# The pyinfra floor only reads: it runs once, on the hosts gpu-docker has just converged
-# (what a no-op reads), in gpu-docker's lab.
+# The pyinfra floors only read (the verified one also runs one --rm container): they run
+# once, on the hosts gpu-docker has just converged (what a no-op reads), in gpu-docker's
+# lab, whose verification made the probe image the verified floor runs.
+READ_ONLY = ("pyinfra-floor", "pyinfra-verified")
 FLOOR_RUN = "no-op"
+# Issue 22's verified floors: what gpu-docker's run is held against, and the target ratio
+# (gpu-docker's wall time over the floor's) at each fleet size; no target is set at 200.
+VERIFIED_FLOOR = {"no-op": "pyinfra-verified", "fresh": "ssh-verified"}
+UNVERIFIED_FLOOR = {"no-op": "pyinfra-floor", "fresh": "ssh-floor"}
+TARGETS = {
+    ("no-op", 1): 1.3,
+    ("no-op", 10): 1.3,
+    ("no-op", 50): 1.3,
+    ("fresh", 1): 1.3,
+    ("fresh", 10): 1.3,
+    ("fresh", 50): 1.25,
+}
+# The controller's peak memory at 50 hosts, over the verified no-op floor's: at most 10 MB.
+MEMORY_TARGET = (50, 10e6)
 # An extra no-op under the profiler: slower, so kept apart from the measured no-op.
 PROFILE_RUN = "profile"
 # How long a dockerd a run restarted may take to answer again (50 hosts restarting at once).
@@ -119,6 +144,7 @@ class RunResult:
     tool: str
     run: str
     hosts: int
+    init: str
     usage: Usage
     traffic: Traffic
     uploads: int
@@ -134,6 +160,7 @@ class LabTiming:
     """Bringing up one lab: ``lab up`` returning, every dockerd answering."""
 
     hosts: int
+    init: str
     up: float
 
 
@@ -358,12 +385,14 @@ def read_commands(tally: dict[str, Any]) -> Commands:
 
 
 def script_command(
-    script: str, state: LabState, hosts_file: Path
+    script: str, state: LabState, hosts_file: Path, verify: bool = False
 ) -> tuple[list[str], dict[str, str]]:
-    """argv and environment of one run of ``baseline.sh`` or ``floor.sh`` over every host."""
+    """argv and environment of one run of ``baseline.sh`` or ``floor.sh`` over every host
+    (``verify``: floor.sh also makes the probe and runs it with ``--gpus all``)."""
     hosts_file.write_text("".join(f"{h.address} {h.group}\n" for h in state.hosts))
     env = {
         **os.environ,
+        "VERIFY": "1" if verify else "0",
         "SSH_KEY": state.ssh_key,
         "KNOWN_HOSTS": state.known_hosts,
         "KEY_URL": state.key_url,
@@ -374,17 +403,17 @@ def script_command(
     return ["bash", str(BENCH / script), str(hosts_file)], env
 
 
-def bring_up(hosts: int, timings: list[LabTiming]) -> LabState:
+def bring_up(hosts: int, init: Init, timings: list[LabTiming]) -> LabState:
     """A fresh lab of ``hosts`` hosts with every dockerd answering; record how long it took."""
     online, restricted = split(hosts)
     start = time.monotonic()
     try:
-        state = lifecycle.up(online, restricted)
+        state = lifecycle.up(online, restricted, init=init)
     except LabError as exc:  # a host's boot starved by the machine's load: once more
         print(f"  lab up failed, trying again: {str(exc).splitlines()[0]}", flush=True)
         start = time.monotonic()
-        state = lifecycle.up(online, restricted)
-    timings.append(LabTiming(hosts, time.monotonic() - start))
+        state = lifecycle.up(online, restricted, init=init)
+    timings.append(LabTiming(hosts, init, time.monotonic() - start))
     return state
 
 
@@ -396,6 +425,12 @@ class Options:
     out_dir: Path
     pyinfra_args: Sequence[str]
     profile_hosts: int | None
+    sysv_from: int
+
+    def init(self, hosts: int) -> Init:
+        """The lab hosts' PID 1 at this fleet size: sysv from ``sysv_from`` hosts on
+        (lighter: 200 systemd hosts do not fit this machine's memory)."""
+        return "sysv" if hosts >= self.sysv_from else "systemd"
 
 
 def tool_command(
@@ -411,16 +446,20 @@ def tool_command(
             options.pyinfra_args,
             profile,
         )
-    if tool == "pyinfra-floor":
+    if tool in READ_ONLY:
+        verify = ["--data", "bench_verify=1"] if tool == "pyinfra-verified" else []
         return pyinfra_command(
             options.project,
             options.project / "bench" / "floor_facts.py",  # its imports follow its layout
             stem.with_suffix(".tally.json"),
-            options.pyinfra_args,
+            [*options.pyinfra_args, *verify],
             None,
         )
-    script = "floor.sh" if tool == "ssh-floor" else "baseline.sh"
-    return script_command(script, state, stem.with_suffix(".hosts"))
+    if tool == "baseline":
+        return script_command("baseline.sh", state, stem.with_suffix(".hosts"))
+    return script_command(
+        "floor.sh", state, stem.with_suffix(".hosts"), verify=tool == "ssh-verified"
+    )
 
 
 def measure(
@@ -456,6 +495,7 @@ def measure(
         tool=tool,
         run=run,
         hosts=hosts,
+        init=state.hosts[0].init,
         usage=usage,
         traffic=Traffic(
             ssh_to_hosts=after_bytes.ssh_to_hosts - before_bytes.ssh_to_hosts,
@@ -476,15 +516,15 @@ def bench_lab(
 ) -> list[RunResult]:
     """``tools`` one after the other on one fresh lab of ``hosts`` hosts, torn down after.
 
-    A tool that changes hosts runs twice (fresh, then the no-op); the pyinfra floor, which
-    only reads, once.
+    A tool that changes hosts runs twice (fresh, then the no-op); the pyinfra floors, which
+    only read, once.
     """
-    state = bring_up(hosts, timings)
+    state = bring_up(hosts, options.init(hosts), timings)
     counters = WireCounters(state)
     results = []
     try:
         for tool in tools:
-            runs: tuple[str, ...] = (FLOOR_RUN,) if tool == "pyinfra-floor" else RUNS
+            runs: tuple[str, ...] = (FLOOR_RUN,) if tool in READ_ONLY else RUNS
             if tool == "gpu-docker" and hosts == options.profile_hosts:
                 runs += (PROFILE_RUN,)
             results += [measure(tool, run, state, counters, options) for run in runs]
@@ -495,10 +535,10 @@ def bench_lab(
 
 
 def labs(tools: Sequence[str]) -> list[list[str]]:
-    """Which tools share a lab: the pyinfra floor reads gpu-docker's converged hosts; the
-    one-ssh floor and the baseline each start from fresh hosts of their own."""
-    first = [tool for tool in ("gpu-docker", "pyinfra-floor") if tool in tools]
-    rest = [[tool] for tool in ("ssh-floor", "baseline") if tool in tools]
+    """Which tools share a lab: the pyinfra floors read gpu-docker's converged hosts; the
+    one-ssh floors and the baseline each start from fresh hosts of their own."""
+    first = [tool for tool in ("gpu-docker", *READ_ONLY) if tool in tools]
+    rest = [[tool] for tool in ("ssh-floor", "ssh-verified", "baseline") if tool in tools]
     return ([first] if first else []) + rest
 
 
@@ -508,15 +548,15 @@ def labs(tools: Sequence[str]) -> list[list[str]]:
 def results_table(results: Sequence[RunResult]) -> str:
     """One markdown row per run: times, per-host traffic and restarts, controller cost."""
     lines = [
-        "| hosts | tool | run | wall s | s/host | ssh B/host | repo B/host | from host B/host"
+        "| hosts | init | tool | run | wall s | s/host | ssh B/host | repo B/host | from host B/host"
         " | uploads/host | payload B/host | restarts/host | host CPU s/host | ctl RSS MiB | ctl CPU % | machine CPU %"
         " mean/peak | load | rc |",
-        "|" + "---|" * 17,
+        "|" + "---|" * 18,
     ]
     for r in results:
         n, u, t = r.hosts, r.usage, r.traffic
         lines.append(
-            f"| {n} | {r.tool} | {r.run} | {u.wall:.1f} | {u.wall / n:.2f}"
+            f"| {n} | {r.init} | {r.tool} | {r.run} | {u.wall:.1f} | {u.wall / n:.2f}"
             f" | {t.ssh_to_hosts / n:,.0f} | {t.other_to_hosts / n:,.0f} | {t.from_hosts / n:,.0f}"
             f" | {r.uploads / n:.1f} | {r.payload / n:,.0f} | {r.restarts / n:.2f} | {r.host_cpu / n:.2f}"
             f" | {u.max_rss_kib / 1024:.0f} | {100 * u.cpu / u.wall:.0f}"
@@ -545,9 +585,124 @@ def ratio_table(results: Sequence[RunResult]) -> str:
                 continue
             cells = []
             for tool in others:
-                theirs = wall.get((tool, FLOOR_RUN if tool == "pyinfra-floor" else run, hosts))
+                theirs = wall.get((tool, FLOOR_RUN if tool in READ_ONLY else run, hosts))
                 cells += [f"{theirs:.1f}", f"{ours / theirs:.2f}"] if theirs else ["", ""]
             lines.append(f"| {hosts} | {run} | {ours:.1f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _find(results: Sequence[RunResult], tool: str, run: str, hosts: int) -> RunResult | None:
+    run = FLOOR_RUN if tool in READ_ONLY else run
+    return next((r for r in results if (r.tool, r.run, r.hosts) == (tool, run, hosts)), None)
+
+
+def _commands_per_host(r: RunResult) -> str:
+    """Round trips per host: counted for pyinfra runs; the one-ssh floors send one."""
+    if r.commands is not None:
+        return f"{r.commands.per_host_mean:.1f}"
+    return "1" if r.tool in ("ssh-floor", "ssh-verified") else "-"
+
+
+def verified_pairs(
+    results: Sequence[RunResult],
+) -> list[tuple[RunResult, RunResult, RunResult | None]]:
+    """(gpu-docker, its verified floor, the same floor without the container) per size and
+    run, where both of the first two ran."""
+    pairs = []
+    for hosts in sorted({r.hosts for r in results}):
+        for run in ("no-op", "fresh"):
+            ours = _find(results, "gpu-docker", run, hosts)
+            floor = _find(results, VERIFIED_FLOOR[run], run, hosts)
+            if ours and floor:
+                pairs.append((ours, floor, _find(results, UNVERIFIED_FLOOR[run], run, hosts)))
+    return pairs
+
+
+def verified_table(results: Sequence[RunResult]) -> str:
+    """Issue 22's summary: gpu-docker over the floor that runs the same container.
+
+    The no-op floor is pyinfra connecting, reading five facts and running one ``docker run
+    --gpus all`` per host; the fresh floor one ssh per host doing the whole job and making
+    and running the probe. ``floor w/o container`` is the same floor without it (issue
+    15's), so the container's share of the floor shows. Per host: commands (round trips),
+    CPU seconds on the hosts (their sshd's sessions) and on the controller.
+    """
+    lines = [
+        "| hosts | init | run | gpu-docker s | verified floor | floor s | ratio | target | met"
+        " | floor w/o container s | commands/host ours/floor | host CPU s/host ours/floor"
+        " | ctl CPU s/host ours/floor | ctl RSS MiB ours/floor |",
+        "|" + "---|" * 14,
+    ]
+    for ours, floor, bare in verified_pairs(results):
+        n, ratio = ours.hosts, ours.usage.wall / floor.usage.wall
+        target = TARGETS.get((ours.run, n))
+        met = "-" if target is None else ("yes" if ratio <= target else "no")
+        lines.append(
+            f"| {n} | {ours.init} | {ours.run} | {ours.usage.wall:.1f} | {floor.tool}"
+            f" | {floor.usage.wall:.1f} | {ratio:.2f}x | {f'{target}x' if target else '-'}"
+            f" | {met} | {f'{bare.usage.wall:.1f}' if bare else '-'}"
+            f" | {_commands_per_host(ours)}/{_commands_per_host(floor)}"
+            f" | {ours.host_cpu / n:.2f}/{floor.host_cpu / n:.2f}"
+            f" | {ours.usage.cpu / n:.3f}/{floor.usage.cpu / n:.3f}"
+            f" | {ours.usage.max_rss_kib / 1024:.0f}/{floor.usage.max_rss_kib / 1024:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def memory_line(results: Sequence[RunResult]) -> str:
+    """The controller's memory at the target size against the verified no-op floor's."""
+    hosts, limit = MEMORY_TARGET
+    ours = _find(results, "gpu-docker", "no-op", hosts)
+    floor = _find(results, "pyinfra-verified", "no-op", hosts)
+    if not ours or not floor:
+        return f"controller memory at {hosts} hosts: not measured (needs both no-op runs)"
+    over = (ours.usage.max_rss_kib - floor.usage.max_rss_kib) * 1024
+    verdict = "met" if over <= limit else "missed"
+    return (
+        f"controller memory at {hosts} hosts, no-op: {ours.usage.max_rss_kib / 1024:.0f} MiB,"
+        f" verified floor {floor.usage.max_rss_kib / 1024:.0f} MiB: {over / 1e6:+.1f} MB"
+        f" (target +{limit / 1e6:.0f} MB: {verdict})"
+    )
+
+
+def beyond_table(results: Sequence[RunResult]) -> str:
+    """Where gpu-docker's time beyond its verified floor goes, phase by phase.
+
+    ``start-up``: process start to the first SSH connection (pyinfra runs only). ``fact
+    wait`` and ``operation wait``: seconds each host waited on its fact and operation
+    commands (summed over the hosts, divided by them: hosts wait in parallel, so these are
+    per-host latencies, not shares of the wall time). The one-ssh floor has no phases: its
+    whole job is one command. CPU: the controller's seconds, the hosts' sshd seconds per
+    host, the machine's mean use. ``--profile`` says where the controller's CPU went.
+    """
+    lines = [
+        "| hosts | run | beyond s | start-up s ours/floor | fact wait s/host ours/floor"
+        " | operation wait s/host ours/floor | ctl CPU s ours/floor | host CPU s/host ours/floor"
+        " | machine CPU % ours/floor |",
+        "|" + "---|" * 9,
+    ]
+
+    def phases(r: RunResult) -> tuple[str, str, str]:
+        c = r.commands
+        if c is None:
+            return "-", "-", "-"
+        n = r.hosts
+        return (
+            f"{c.startup:.2f}",
+            f"{c.fact_seconds / n:.2f}",
+            f"{c.operation_seconds / n:.2f}",
+        )
+
+    for ours, floor, _ in verified_pairs(results):
+        n = ours.hosts
+        mine, theirs = phases(ours), phases(floor)
+        lines.append(
+            f"| {n} | {ours.run} | {ours.usage.wall - floor.usage.wall:+.1f}"
+            + "".join(f" | {a}/{b}" for a, b in zip(mine, theirs, strict=True))
+            + f" | {ours.usage.cpu:.2f}/{floor.usage.cpu:.2f}"
+            f" | {ours.host_cpu / n:.2f}/{floor.host_cpu / n:.2f}"
+            f" | {100 * ours.usage.machine_busy_mean:.0f}/{100 * floor.usage.machine_busy_mean:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -592,40 +747,70 @@ def profile_summary(path: Path, top: int = 25) -> str:
     return buffer.getvalue()
 
 
-def curve_table(results: Sequence[RunResult]) -> str:
-    """Per host: seconds, the marginal seconds of each extra host, and CPU on each side.
+def _series(results: Sequence[RunResult], tool: str, run: str) -> list[RunResult]:
+    return sorted((r for r in results if (r.tool, r.run) == (tool, run)), key=lambda r: r.hosts)
 
-    The hosts share this machine's CPUs; on a real fleet their work runs on their own, and
-    the controller's CPU seconds per host set how many hosts one controller core can drive.
+
+def curve_table(results: Sequence[RunResult]) -> str:
+    """How cost grows with N, per host: seconds, the marginal seconds of each extra host,
+    controller memory and CPU on each side.
+
+    Per-host cost should stay flat or fall as N grows. The hosts share this machine's
+    CPUs; on a real fleet their work runs on their own, and the controller's CPU seconds
+    per host set how many hosts one controller core can drive. ``init`` says which lab
+    hosts the size ran on (``--sysv-from``), so a step in the curve there is visible.
     """
     lines = [
-        "| tool | run | hosts | s/host | marginal s/host | controller CPU s/host | host CPU s/host |",
-        "|---|---|---|---|---|---|---|",
+        "| tool | run | hosts | init | s/host | marginal s/host | ctl RSS MiB | ctl RSS MiB/host"
+        " | marginal ctl RSS MiB/host | controller CPU s/host | host CPU s/host |",
+        "|" + "---|" * 11,
     ]
     for tool in TOOLS:
         for run in RUNS:
-            points = sorted(
-                (r.hosts, r.usage.wall, r.usage.cpu, r.host_cpu)
-                for r in results
-                if r.tool == tool and r.run == run
-            )
-            previous: tuple[int, float] | None = None
-            for hosts, wall, cpu, host_cpu in points:
-                marginal = (
-                    f"{(wall - previous[1]) / (hosts - previous[0]):.2f}" if previous else "-"
-                )
+            previous: RunResult | None = None
+            for r in _series(results, tool, run):
+                n, wall, rss = r.hosts, r.usage.wall, r.usage.max_rss_kib / 1024
+                if previous:
+                    step = n - previous.hosts
+                    marginal = f"{(wall - previous.usage.wall) / step:.2f}"
+                    rss_step = f"{(rss - previous.usage.max_rss_kib / 1024) / step:.3f}"
+                else:
+                    marginal = rss_step = "-"
                 lines.append(
-                    f"| {tool} | {run} | {hosts} | {wall / hosts:.2f} | {marginal}"
-                    f" | {cpu / hosts:.3f} | {host_cpu / hosts:.2f} |"
+                    f"| {tool} | {run} | {n} | {r.init} | {wall / n:.2f} | {marginal}"
+                    f" | {rss:.0f} | {rss / n:.2f} | {rss_step}"
+                    f" | {r.usage.cpu / n:.3f} | {r.host_cpu / n:.2f} |"
                 )
-                previous = (hosts, wall)
+                previous = r
     return "\n".join(lines)
+
+
+def write_plot(results: Sequence[RunResult], path: Path) -> None:
+    """The curve table's wall time and controller memory per host against N, as a PNG."""
+    wall, memory = [], []
+    for tool in TOOLS:
+        for run in RUNS:
+            points = _series(results, tool, run)
+            if not points:
+                continue
+            label = f"{tool} {run}"
+            wall.append(Series(label, [(r.hosts, r.usage.wall / r.hosts) for r in points]))
+            memory.append(
+                Series(label, [(r.hosts, r.usage.max_rss_kib / 1024 / r.hosts) for r in points])
+            )
+    write_png(
+        path,
+        [
+            Panel("wall time per host", "hosts (n)", "s/host", wall),
+            Panel("controller memory per host", "hosts (n)", "MiB/host", memory),
+        ],
+    )
 
 
 def lab_table(timings: Sequence[LabTiming]) -> str:
     """How long each lab took to come up (not part of any measured run)."""
-    lines = ["| hosts | lab up s (every dockerd answering) |", "|---|---|"]
-    lines += [f"| {t.hosts} | {t.up:.1f} |" for t in timings]
+    lines = ["| hosts | init | lab up s (every dockerd answering) |", "|---|---|---|"]
+    lines += [f"| {t.hosts} | {t.init} | {t.up:.1f} |" for t in timings]
     return "\n".join(lines)
 
 
@@ -633,9 +818,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
-        default="1,10,50",
+        default="1,10,50,200",
         type=lambda text: [int(part) for part in text.split(",")],
-        help="fleet sizes, comma separated (default 1,10,50)",
+        help="fleet sizes, comma separated (default 1,10,50,200)",
+    )
+    parser.add_argument(
+        "--sysv-from",
+        type=int,
+        default=200,
+        metavar="N",
+        help="labs of N hosts or more boot the lab's small sysv init instead of systemd,"
+        " which needs less memory per host (default 200; 1 makes every size sysv)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=BENCH / "scaling.png",
+        help="write the per-host wall time and controller memory against N here"
+        " (default bench/scaling.png)",
     )
     parser.add_argument(
         "--tools",
@@ -669,6 +869,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     unknown = set(args.tools) - set(TOOLS)
     if unknown:
         parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    if "pyinfra-verified" in args.tools and "gpu-docker" not in args.tools:
+        parser.error("pyinfra-verified runs on gpu-docker's converged hosts: add gpu-docker")
     return args
 
 
@@ -677,12 +879,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.geteuid() != 0 or not os.environ.get("GPU_DOCKER_LAB_SLOT"):
         print("bench: run as root with GPU_DOCKER_LAB_SLOT set to a free slot", file=sys.stderr)
         return 2
+    floor = args.project / "bench" / "floor_facts.py"
+    if "pyinfra-verified" in args.tools and "bench_verify" not in floor.read_text():
+        print(
+            f"bench: {floor} has no verified floor (bench_verify, issue 22): benchmark a"
+            " later checkout or leave out pyinfra-verified",
+            file=sys.stderr,
+        )
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     options = Options(
         project=args.project.resolve(),
         out_dir=args.out,
         pyinfra_args=args.pyinfra_args,
         profile_hosts=max(args.sizes) if args.profile else None,
+        sysv_from=args.sysv_from,
     )
     results: list[RunResult] = []
     timings: list[LabTiming] = []
@@ -690,11 +901,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for tools in labs(args.tools):
             results += bench_lab(tools, hosts, options, timings)
     print(f"\n{os.cpu_count()} CPUs, {Path('/proc/loadavg').read_text().split()[0]} load now\n")
+    print(verified_table(results), end="\n\n")
+    print(memory_line(results), end="\n\n")
+    print(beyond_table(results), end="\n\n")
     print(results_table(results), end="\n\n")
     print(ratio_table(results), end="\n\n")
     print(commands_table(results), end="\n\n")
     print(curve_table(results), end="\n\n")
     print(lab_table(timings), end="\n\n")
+    write_plot(results, args.plot)
+    print(f"plot: {args.plot}", end="\n\n")
     print(round_trips(results))
     profile = args.out / f"gpu-docker-{options.profile_hosts}-{PROFILE_RUN}.prof"
     if args.profile and profile.exists():
