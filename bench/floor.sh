@@ -84,7 +84,7 @@ if ! docker image inspect "$probe" >/dev/null 2>&1; then
     { dpkg -L "libc6:$arch" | grep -E "\.so(\.|\$)" | grep -v /gconv/
       echo /sbin/ldconfig; echo /sbin/ldconfig.real; echo /etc/ld.so.conf
       find /etc/ld.so.conf.d -type f; } \
-        | while read -r f; do if [ -f "$f" ]; then echo "${f#/}"; fi; done \
+        | while read -r f; do if [ -f "$f" ]; then echo "${f#/}"; fi; done | sort -u \
         | tar -C / -c -h --hard-dereference --no-recursion -T - 2>/dev/null \
         | docker import - "$probe" >/dev/null
 fi

@@ -1,14 +1,20 @@
-"""Benchmark gpu-docker against the manual procedure and the two floors on the sandbox lab.
+"""Benchmark gpu-docker against the manual procedure and the floors on the sandbox lab.
 
-For each fleet size (default 1, 10, 50 hosts; half online, half restricted) it brings up
-a fresh lab, runs the deploy twice (``pyinfra -y inventories/sandbox.py
-deploys/gpu_docker.py``: the fresh converge, then the no-op re-run), then, on the same
-converged hosts, the pyinfra floor (``bench/floor_facts.py``: connect and read the facts a
-converge must read, no operations), and tears the lab down. Then, each on a fresh lab of
-its own, twice the same way: the one-ssh floor (``bench/floor.sh``: one ssh per host, all
-in parallel, running the whole job as one idempotent script) and the baseline
-(``bench/baseline.sh``: the wiki's procedure, host by host over ssh). For every run it
-measures:
+For each fleet size (default 1, 10, 50, 200 hosts; half online, half restricted; sysv lab
+hosts from ``--sysv-from`` hosts on, default 200) it brings up a fresh lab, runs the
+deploy twice (``pyinfra -y inventories/sandbox.py deploys/gpu_docker.py``: the fresh
+converge, then the no-op re-run), then, on the same converged hosts, the pyinfra floor
+(``bench/floor_facts.py``: connect and read the facts a converge must read, no
+operations) and the verified no-op floor (the same plus one ``docker run --rm --network
+none --pull never --gpus all`` per host on the probe image gpu-docker's verification made
+there), and tears the lab down. Then, each on a fresh lab of its own, twice the same way:
+the one-ssh floor (``bench/floor.sh``: one ssh per host, all in parallel, running the
+whole job as one idempotent script), the verified fresh floor (``VERIFY=1
+bench/floor.sh``: the same session also makes the probe image from the host's glibc and
+runs it with ``--gpus all``) and the baseline (``bench/baseline.sh``: the wiki's
+procedure, host by host over ssh). The verified floors are issue 22's: gpu-docker's
+no-op and fresh converge are held against them, with the target ratios in ``TARGETS``.
+For every run it measures:
 
 - wall time, from starting the controller process to its exit;
 - traffic per host, counted on the wire by an nft table in the root namespace: bytes sent
@@ -32,9 +38,15 @@ began (where a run spends its time, operation by operation). Lab up (which retur
 every dockerd answers) is timed separately, not counted in any run. The hosts share the controller's CPUs, so the times include the hosts' own work
 (dpkg, apt, dockerd restarts) on the same cores.
 
+It prints issue 22's summary first (gpu-docker over each verified floor, with commands,
+host and controller CPU per host, and where the time beyond the floor goes, phase by
+phase), then every run, the ratios against every contender, the commands, how cost grows
+with N (wall time, controller memory and CPU per host), and writes that growth as a PNG
+(``--plot``, default ``bench/scaling.png``).
+
 Needs root and ``GPU_DOCKER_LAB_SLOT`` set to a slot no one else uses:
 
-    GPU_DOCKER_LAB_SLOT=2 .venv/bin/python bench/run.py --sizes 1,10,50 --json out.json
+    GPU_DOCKER_LAB_SLOT=2 .venv/bin/python bench/run.py --sizes 1,10,50,200 --json out.json
 
 ``--profile`` adds one more gpu-docker no-op at the largest size, run ``profile``, under
 cProfile (CPU time, so it runs slower: its wall time is not the no-op's), and prints where
@@ -637,6 +649,8 @@ def verified_table(results: Sequence[RunResult]) -> str:
         n, ratio = ours.hosts, ours.usage.wall / floor.usage.wall
         target = TARGETS.get((ours.run, n))
         met = "-" if target is None else ("yes" if ratio <= target else "no")
+        if ours.usage.returncode or floor.usage.returncode:
+            met = "failed run: see its log"
         lines.append(
             f"| {n} | {ours.init} | {ours.run} | {ours.usage.wall:.1f} | {floor.tool}"
             f" | {floor.usage.wall:.1f} | {ratio:.2f}x | {f'{target}x' if target else '-'}"
