@@ -58,10 +58,10 @@ class Settings:
 
     # Toolkit.
     toolkit_version: str = field(
-        default="1.17.8",
+        default="1.20.0",
         metadata=_doc(
             "NVIDIA Container Toolkit version pinned for all four packages "
-            "(`1.17.8`, or with a deb revision `1.17.8-1`). Quote it on the command line.",
+            "(`1.20.0`, or with a deb revision `1.20.0-1`). Quote it on the command line.",
             "Toolkit",
         ),
     )

@@ -227,7 +227,7 @@ def _scripts(deb: Path, tmp_path: Path) -> dict[str, str]:
 def test_each_generation_has_nvidias_relations_files_and_scripts(
     version: str, tmp_path: Path
 ) -> None:
-    lib, tools, base, kit = build_standin_debs(version, "amd64", tmp_path)
+    lib, _, base, kit = build_standin_debs(version, "amd64", tmp_path)
     deb = f"{version}-1"
     exact = "=" if version >= "1.18" else ">="
     assert _control(kit)["Depends"] == (
