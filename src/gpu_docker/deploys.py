@@ -146,7 +146,8 @@ def converge(project_root: Path | None = None) -> None:
         containerd_host = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
         issues += preflight.containerd_problems(settings, containerd_host)
     for user in settings.rootless_users:
-        issues += rootless.problems(settings, host.get_fact(RootlessDocker, user=user))
+        found_user = host.get_fact(RootlessDocker, user=user)
+        issues += rootless.problems(settings, found_user, facts.dockerd_version)
     runtime_owned = runtime_config.owned(settings)
     if runtime_owned:
         current = host.get_fact(RemoteFileText, path=runtime_config.CONFIG_PATH)
@@ -213,7 +214,13 @@ def converge(project_root: Path | None = None) -> None:
             service=containerd_host.service,
         )
     for user in settings.rootless_users:
-        rootless_user(settings=settings, user=user, installed=installed, backup=backup)
+        rootless_user(
+            settings=settings,
+            user=user,
+            installed=installed,
+            backup=backup,
+            docker_version=docker_version,
+        )
     if not settings.uses_docker or rootless_only:
         return
     if nvml.wanted(settings.nvml_symlinks):
@@ -253,7 +260,9 @@ def converge(project_root: Path | None = None) -> None:
 
 
 @deploy("Rootless docker")
-def rootless_user(settings: Settings, user: str, installed: OperationMeta, backup: str) -> None:
+def rootless_user(
+    settings: Settings, user: str, installed: OperationMeta, backup: str, docker_version: str
+) -> None:
     """A rootless user's daemon.json merged (as them), their docker restarted through
     ``systemctl --user`` if it or the toolkit changed, then ``--gpus all`` run in it."""
     config = rootless_ops.merge(
@@ -261,6 +270,7 @@ def rootless_user(settings: Settings, user: str, installed: OperationMeta, backu
         settings=settings,
         user=user,
         backup=backup,
+        docker_version=docker_version,
     )
     rootless_ops.apply(
         name=f"Apply to {user}'s rootless docker (systemctl --user, if anything changed)",

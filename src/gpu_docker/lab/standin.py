@@ -5,7 +5,7 @@ sandbox lab must handle packages shaped exactly like NVIDIA's: the same names, d
 versions, architectures, Depends/Breaks/Replaces, installed at the same paths, and
 maintainer scripts that act on the host the way each release's do (:class:`Generation`:
 1.17, 1.18-1.19, 1.20). The packages built here carry all of that, but their executables
-are tiny shell scripts (``gpu_docker.lab.sh``) that print versions, rewrite the toolkit's
+are tiny shell scripts (``gpu_docker.lab.fixtures``) that print versions, rewrite the toolkit's
 config.toml the way the -base postinst makes nvidia-ctk do, write a fake CDI spec and, for
 ``nvidia-container-runtime``, hand over to ``runc`` so containers still start. Every
 package's Maintainer and Description, and every file, say plainly that it is a gpu-docker
@@ -76,6 +76,8 @@ def generation(version: str) -> Generation:
     return Generation(True, False, "/lib/systemd/system", "debhelper", False, True)
 
 
+#: The package holding the fixture files (scripts, units) the debs are built from.
+FIXTURES = "gpu_docker.lab.fixtures"
 ENV_FILE = "/etc/nvidia-container-toolkit/nvidia-cdi-refresh.env"
 UNITS = ("nvidia-cdi-refresh.service", "nvidia-cdi-refresh.path")
 _SMI_START = "ExecStart=/bin/sh -c '/usr/bin/nvidia-smi -L || /usr/sbin/nvidia-smi -L'"
@@ -92,7 +94,7 @@ def _resource(package: str, name: str, **values: str) -> str:
 
 
 def _script(name: str, **values: str) -> str:
-    return _resource("gpu_docker.lab.sh", f"{name}.sh", **values)
+    return _resource(FIXTURES, f"{name}.sh", **values)
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,11 @@ def _base(version: str, gen: Generation) -> _Spec:
     }
     conffiles: list[str] = []
     if gen.unit_dir:
-        units = "gpu_docker.lab.units"
         smi = _SMI_START if gen.smi_start else ""
         for unit in UNITS:
-            text = _resource(units, unit, VERSION=version, SMI_START=smi)
+            text = _resource(FIXTURES, unit, VERSION=version, SMI_START=smi)
             found[f"{gen.unit_dir}/{unit}"] = text
-        found[ENV_FILE] = _resource(units, "nvidia-cdi-refresh.env", VERSION=version)
+        found[ENV_FILE] = _resource(FIXTURES, "nvidia-cdi-refresh.env", VERSION=version)
         conffiles = sorted(path for path in found if path.startswith("/etc/"))
     maintscript = (
         _script("base_maintscript", VERSION=version) if gen.units_by == "debhelper" else ""

@@ -78,16 +78,20 @@ def upload_beside(
     Run through ``util.WithConnectorArguments``. An upload that fails (a full disk, most
     often) would leave a truncated temp file and pyinfra's "size mismatch in put!";
     instead the partial file is removed, the target is untouched, and the one line
-    printed says why, with the free space left.
+    printed says why, with the free space left. Under ``_sudo`` pyinfra first uploads as
+    the login user to a staging file in its temp directory and copies that with sudo; it
+    removes it only after a good copy, so the staging file is named here and removed too.
     """
+    staging = host.get_temp_filename(temp)
     try:
-        if host.put_file(StringIO(text), temp, **arguments):
+        if host.put_file(StringIO(text), temp, remote_temp_filename=staging, **arguments):
             return True
         error = "the upload failed"
     except OSError as exc:
         error = str(exc)
     parent = str(PurePosixPath(target).parent)
-    ok, output = host.run_shell_command(sh.command("upload_failed", temp, parent), **arguments)
+    cleanup = sh.command("upload_failed", temp, parent, staging)
+    ok, output = host.run_shell_command(cleanup, **arguments)
     free = output.stdout.strip() if ok else ""
     needed = len(text.encode())
     if free.isdigit() and int(free) * 1024 < needed:

@@ -34,7 +34,7 @@ else
     probe_key=$stage/keyring
 fi
 printf 'deb [signed-by=%s] %s /\n' "$probe_key" "$repo" > "$stage/list"
-out=$(LC_ALL=C apt-get update -q -o Dir::Etc::sourcelist="$stage/list" -o Dir::Etc::sourceparts=- \
+out=$(apt-get update -q -o Dir::Etc::sourcelist="$stage/list" -o Dir::Etc::sourceparts=- \
     -o Dir::State::Lists="$stage/lists" -o APT::Get::List-Cleanup=0 \
     -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root 2>&1)
 rc=$?

@@ -7,13 +7,12 @@ init=$1 timeout=$2
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 timeout 10 docker info >/dev/null 2>&1 && exit 0
-# dockerd's last complaint in its log (under systemd only dockerd's own lines), else the
-# last line the init system printed.
+# dockerd's last complaint in what it logged since this start (under systemd only
+# dockerd's own lines), else the last line the init system printed.
 why() {
-    if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
-    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
-        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
+    dockerd_log "$init" | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
 }
+log_mark
 # A docker.service that failed to start too often is refused by systemd until reset.
 # A start that never returns (TimeoutStartSec=infinity) is given up after the timeout (124).
 if [ "$init" = systemd ]; then reset_failed >/dev/null 2>&1; out=$(timeout "$timeout" systemctl start docker 2>&1)
