@@ -59,7 +59,11 @@ def spec_action(facts: CdiHost) -> tuple[str, str]:
     a spec the refresh units left behind (:func:`leftovers` names them).
     """
     if not facts.driver:
-        return "none", "no NVIDIA driver: no CDI spec to generate (it needs the driver's files)"
+        return "none", (
+            "no CDI spec made: no NVIDIA driver on this host (nvidia-ctk cdi generate needs "
+            "the driver's files); --device nvidia.com/gpu=all cannot work until a driver is "
+            "installed and the deploy runs again"
+        )
     if facts.refresh_units:
         own = facts.spec_exists and bool(facts.stamp)
         if facts.refresh_enabled and facts.refresh_spec and not own:

@@ -46,9 +46,12 @@ def deploy(run_pyinfra, *data: str, limit: str | None = None, extra=(), yes: boo
 
 
 def failure_lines(done, name: str) -> list[str]:
-    """The gpu-docker lines pyinfra printed for a host's failed command."""
+    """The gpu-docker lines pyinfra printed for a host's failed command, from ``gpu-docker:``
+    on (pyinfra's ``[host]`` prefix cut)."""
     return [
-        line for line in output(done).splitlines() if f"[{name}]" in line and "gpu-docker:" in line
+        line[line.index("gpu-docker:") :]
+        for line in output(done).splitlines()
+        if f"[{name}]" in line and "gpu-docker:" in line
     ]
 
 

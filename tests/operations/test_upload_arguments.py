@@ -1,4 +1,5 @@
-"""daemon.json's upload runs as the operation's user: ``_sudo`` reaches ``put_file``.
+"""daemon.json's and the bundle debs' uploads run as the operation's user: ``_sudo``
+reaches ``put_file``, and a failed one leaves no file behind.
 
 pyinfra's ``FunctionCommand`` drops the operation's connector arguments; under ``_sudo``
 the upload then ran as the SSH login user and failed on /etc/docker (seen on a sudo lab
@@ -9,12 +10,23 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from fake_host import FakeHost, fact
+from pyinfra.context import ctx_host, ctx_state
+from pyinfra_testing.util import FakeState
+
+from gpu_docker.bundle.manifest import BundleEntry
+from gpu_docker.facts.dpkg import InstalledPackages, PackageSelections
+from gpu_docker.facts.files import RemoteSha256
+from gpu_docker.operations import dpkg
 from gpu_docker.operations.files import upload_beside
 from gpu_docker.operations.util import WithConnectorArguments
 
 SUDO = {"_sudo": True, "_sudo_password": "pw"}
+# What pyinfra's own upload command reads from the state.
+PRINTING = SimpleNamespace(print_output=False, print_input=False)
 
 
 class RecordingHost:
@@ -72,3 +84,49 @@ def test_a_failed_sudo_upload_leaves_neither_temp_nor_staging_file(tmp_path: Pat
     (cleanup,) = host.commands
     subprocess.run(["sh", "-c", cleanup.get_raw_value()], check=True, capture_output=True)
     assert not Path(host.staged).exists() and not temp.exists()
+
+
+class StagingHost(RecordingHost):
+    """A sudo upload that fails after pyinfra staged the file and wrote part of the target."""
+
+    def put_file(self, source: Any, remote: str, **kwargs: Any) -> bool:
+        super().put_file(source, remote, **kwargs)
+        Path(self.staged).write_bytes(b"!<arch>")
+        Path(remote).write_bytes(b"!<ar")
+        return False
+
+
+def test_a_failed_sudo_deb_upload_leaves_neither_partial_deb_nor_staging_file(
+    tmp_path: Path,
+) -> None:
+    """The bundle's debs are uploaded as daemon.json is: pyinfra's own upload command left
+    its staging file and the partial deb behind when the sudo copy failed."""
+    (staging_dir := tmp_path / "tmp").mkdir()
+    (cache := tmp_path / "cache").mkdir()
+    (local := tmp_path / "libnvidia-container1_1.17.8-1_amd64.deb").write_bytes(b"!<arch>")
+    entry = BundleEntry(
+        file=local.name,
+        package="libnvidia-container1",
+        version="1.17.8-1",
+        arch="amd64",
+        size=7,
+        sha256="1" * 64,
+        order=1,
+        depends="",
+        directory=tmp_path,
+    )
+    facts = {
+        fact(InstalledPackages, packages=["libnvidia-container1"]): {},
+        fact(RemoteSha256, paths=[f"{cache}/{local.name}"]): {},
+        fact(PackageSelections, packages=["libnvidia-container1"]): {},
+    }
+    with ctx_state.use(FakeState()), ctx_host.use(FakeHost(facts=facts, executing=True)):
+        _, upload, _ = dpkg.install_bundle._inner(
+            entries=[entry], remote_dir=str(cache), lock_timeout=300
+        )
+    host = StagingHost(upload_ok=False, temp_dir=str(staging_dir))
+    assert upload.execute(PRINTING, host, dict(SUDO)) is False  # type: ignore[arg-type]
+    assert host.calls[0] == ("put_file", SUDO)
+    for command in host.commands:
+        subprocess.run(["sh", "-c", command.get_raw_value()], check=True, capture_output=True)
+    assert list(staging_dir.iterdir()) == [] and list(cache.iterdir()) == []

@@ -452,6 +452,18 @@ def test_start_docker_sees_the_system_dockerd_exit_beside_a_rootless_one(host: H
     assert "docker was not running and did not start" in line
 
 
+def test_start_docker_says_dockerds_words_not_systemctls_pointer(host: Host) -> None:
+    """systemctl's last line only points at the journal: dockerd's own line is the cause."""
+    (host.state / "running").unlink()
+    (host.state / "dead").touch()
+    line = one_line(host.run("start_docker", "systemd", "5"))
+    assert line == (
+        "gpu-docker: docker was not running and did not start (start exited 1: unable to "
+        f"configure the Docker daemon with file {host.conf}: the following directives don't "
+        "match any configuration option: bogus); nothing changed"
+    )
+
+
 @INITS
 def test_live_restore_refused_live_reloads_the_file_put_back(host: Host, init: str) -> None:
     """docker 20.10 loads the new runtimes on the reload but keeps live-restore off: once

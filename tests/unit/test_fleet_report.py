@@ -81,8 +81,8 @@ def test_table_has_one_aligned_line_per_host_with_the_problem_last():
     assert len(lines) == 3
     ghost, lab1, lab22 = lines
     assert ghost.split()[:2] == ["ghost", "unreachable"] and ghost.endswith("could not connect")
-    assert lab1.split() == ["lab-1", "verified", "26.1.5", "1.17.8-1", "yes", "0", "gpus:ok"]
-    assert lab22.split()[:7] == ["lab-22", "failed", "-", "-", "NO", "0", "gpus:FAIL"]
+    assert lab1.split() == ["lab-1", "verified", "26.1.5", "1.17.8-1", "yes", "0", "docker/gpus:ok"]
+    assert lab22.split()[:7] == ["lab-22", "failed", "-", "-", "NO", "0", "docker/gpus:FAIL"]
     assert 'could not select device driver ""' in lab22
     # Columns line up: every status starts where the header's does.
     assert {line.index(line.split()[1]) for line in lines} == {header.index("status")}

@@ -8,8 +8,9 @@ overlay and write the files that make the shared rootfs this host (ssh keys, use
 - ``sysv``: under ``unshare --pid --fork`` it is PID 1 of a fresh pid namespace. It mounts
   what Debian's sshd and docker init scripts need in a chroot: /proc of the new pid
   namespace, a read-only sysfs with the real cgroup tree on top (dockerd creates cgroups),
-  a small /dev with its own devpts, tmpfs /run, and /var/lib/docker on a plain directory
-  because overlay2 refuses an overlayfs backing; then it chroots and execs the lab's init.
+  a small /dev with its own devpts, tmpfs /run, and the engines' stores (/var/lib/docker,
+  containerd, containers) on plain directories because overlayfs refuses an overlayfs
+  backing; then it chroots and execs the lab's init.
 - ``systemd``: it execs ``systemd-nspawn --boot``, which makes the pid namespace, /proc,
   /sys, /dev and cgroups the way systemd expects and runs the release's systemd as PID 1.
 """
@@ -31,6 +32,10 @@ from gpu_docker.lab.rootfs import SUDO_PASSWORD_USER
 
 GUEST_INIT = Path(__file__).with_name("guest_init.py")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The engines' image stores, each on a plain directory of the host's own (under /var/lib):
+# overlay2, containerd's overlayfs snapshotter and podman's overlay driver all refuse an
+# overlayfs backing, which the host's root is.
+STORES = ("docker", "containerd", "containers")
 
 # The docker init script raises ulimits the sandbox does not allow (no CAP_SYS_RESOURCE
 # beyond the controller's own limit); every LSB init script sources this directory:
@@ -124,7 +129,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 
 def _mount_overlay(spec: BootSpec) -> None:
     host_dir = Path(spec.host_dir)
-    for sub in ("upper", "work", "root", "docker"):
+    for sub in ("upper", "work", "root", *STORES):
         (host_dir / sub).mkdir(exist_ok=True)
     lower = ":".join(spec.lower)
     options = f"lowerdir={lower},upperdir={host_dir / 'upper'},workdir={host_dir / 'work'}"
@@ -181,7 +186,7 @@ def _install_users(spec: BootSpec) -> None:
         shadow.write_text("\n".join(lines) + "\n")
 
 
-def _mount_kernel_filesystems(root: Path, docker_dir: Path) -> None:
+def _mount_kernel_filesystems(root: Path, state_dir: Path) -> None:
     _mount("-t", "proc", "proc", str(root / "proc"))
     _mount("-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", str(root / "sys"))
     _mount("--rbind", "/sys/fs/cgroup", str(root / "sys/fs/cgroup"))
@@ -201,8 +206,9 @@ def _mount_kernel_filesystems(root: Path, docker_dir: Path) -> None:
     for number, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{number}", dev / name)
     _mount("-t", "tmpfs", "-o", "mode=755,nosuid,nodev", "tmpfs", str(root / "run"))
-    (root / "var/lib/docker").mkdir(parents=True, exist_ok=True)
-    _mount("--bind", str(docker_dir), str(root / "var/lib/docker"))
+    for store in STORES:
+        (root / "var/lib" / store).mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(state_dir / store), str(root / "var/lib" / store))
 
 
 def _exec_nspawn(spec: BootSpec) -> None:
@@ -220,7 +226,7 @@ def _exec_nspawn(spec: BootSpec) -> None:
         "--timezone=off",
         "--link-journal=no",
         "--console=read-only",
-        f"--bind={Path(spec.host_dir) / 'docker'}:/var/lib/docker",
+        *(f"--bind={Path(spec.host_dir) / store}:/var/lib/{store}" for store in STORES),
     ]
     os.execvpe(argv[0], argv, {"PATH": PATH, "LANG": "C.UTF-8", **NSPAWN_ENV})
 
@@ -231,7 +237,7 @@ def boot(spec: BootSpec) -> None:
     _install_guest_files(spec)
     if spec.init == "systemd":
         _exec_nspawn(spec)
-    _mount_kernel_filesystems(spec.root, Path(spec.host_dir) / "docker")
+    _mount_kernel_filesystems(spec.root, Path(spec.host_dir))
     socket.sethostname(spec.name)
     os.chroot(spec.root)
     os.chdir("/")

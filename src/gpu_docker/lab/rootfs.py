@@ -7,7 +7,8 @@ result read-only as the lower layers of its own overlay:
   that release with its own docker.io (20.10.5, 20.10.24, 26.1.5), from its own archive;
 - a **layer** per release and init on top of it: ``sudo`` and the lab's login users
   (``ops``: passwordless sudo; ``opspw``: sudo asks for a password the lab sets at boot),
-  plus ``systemd``, ``systemd-sysv`` and ``dbus`` for hosts whose PID 1 is systemd.
+  plus ``systemd``, ``systemd-sysv`` and ``dbus`` for hosts whose PID 1 is systemd (and,
+  on trixie's, rootless docker's packages and Debian's podman).
 
 The cache directory is shared by every lab on the machine (other slots, other checkouts).
 Each entry is built under an exclusive lock in a ``.building`` directory and renamed into
@@ -55,6 +56,10 @@ LAYER_PACKAGES: dict[Init, tuple[str, ...]] = {
 # its contrib folder): user namespaces, the user's network, and `systemctl --user`.
 ROOTLESS_PACKAGES: dict[tuple[Release, Init], tuple[str, ...]] = {
     ("trixie", "systemd"): ("uidmap", "rootlesskit", "slirp4netns", "dbus-user-session"),
+}
+# Debian's podman on trixie's systemd hosts (`container_engine=podman`: GPUs through CDI).
+PODMAN_PACKAGES: dict[tuple[Release, Init], tuple[str, ...]] = {
+    ("trixie", "systemd"): ("podman",),
 }
 # The lab's login users, made in the layer by sh/users.sh; their keys and opspw's password
 # come at boot.
@@ -190,8 +195,13 @@ def base(cache: Path, release: Release) -> Path:
 
 
 def _layer_packages(release: Release, init: Init) -> tuple[str, ...]:
-    """What the layer installs: the init's packages, and rootless docker's where it runs."""
-    return (*LAYER_PACKAGES[init], *ROOTLESS_PACKAGES.get((release, init), ()))
+    """What the layer installs: the init's packages, rootless docker's and podman where
+    they run."""
+    return (
+        *LAYER_PACKAGES[init],
+        *ROOTLESS_PACKAGES.get((release, init), ()),
+        *PODMAN_PACKAGES.get((release, init), ()),
+    )
 
 
 def _layer_name(release: Release, init: Init) -> str:

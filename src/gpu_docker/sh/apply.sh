@@ -3,7 +3,7 @@
 # for the runtime, and roll back to the previous daemon.json if docker does not come back.
 # Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
 #       reload-stamp
-# libs: backup dockerd
+# libs: backup log dockerd
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 stamp=$9
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
@@ -82,7 +82,7 @@ settle() {
 }
 # dockerd's own check of the new file (--validate, or an unprivileged load on Docker < 23);
 # one it could not check goes on, the rollback below covers it.
-log_mark
+log_mark /var/log/docker.log
 if [ -f "$target" ]; then
     checked=$(dockerd_check "$target" "$validate")
     case $checked in

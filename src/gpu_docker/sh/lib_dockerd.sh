@@ -106,21 +106,6 @@ dockerd_check() {
     fi
     printf '%s\n' "$dc_out" | grep -v '^$' | tail -n 1 | cut -c 1-300
 }
-# log_mark: note where dockerd's log stands before an action; dockerd_log INIT then prints
-# (up to 30 of) the lines dockerd wrote since: the journal from that second under systemd,
-# /var/log/docker.log past its size then (all of it if it was rotated since). A failure
-# from an earlier day is never quoted as this action's cause.
-log_mark() {
-    log_since=$(date '+%Y-%m-%d %H:%M:%S')
-    log_size=$(stat -c %s /var/log/docker.log 2>/dev/null) || log_size=0
-}
-dockerd_log() {
-    if [ "$1" = systemd ]; then
-        journalctl _SYSTEMD_UNIT=docker.service --since "${log_since:?log_mark first}" -n 30 \
-            --no-pager -o cat 2>/dev/null
-    else
-        size=$(stat -c %s /var/log/docker.log 2>/dev/null) || return 0
-        [ "$size" -ge "${log_size:?log_mark first}" ] || log_size=0
-        tail -c +"$((log_size + 1))" /var/log/docker.log | tail -n 30
-    fi
-}
+# dockerd_log INIT: what dockerd logged since ``log_mark /var/log/docker.log`` (lib_log.sh,
+# which the script names too).
+dockerd_log() { log_read "$1" docker.service /var/log/docker.log; }
