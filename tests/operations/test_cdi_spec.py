@@ -37,19 +37,18 @@ def test_stale_spec_is_generated_with_its_new_stamp(run_op):
 
 def test_refresh_units_are_enabled_instead(run_op):
     commands, _ = run_op(cdi.spec, facts(refresh_units=True, spec_exists=False))
-    assert commands == [
-        "systemctl enable --now nvidia-cdi-refresh.path",
-        "systemctl start nvidia-cdi-refresh.service",
-    ]
+    (command,) = commands
+    assert "systemctl enable --now nvidia-cdi-refresh.path" in command
+    assert "systemctl start nvidia-cdi-refresh.service" in command
 
 
 def test_units_taking_over_remove_our_spec_first(run_op):
     commands, host = run_op(cdi.spec, facts(refresh_units=True, refresh_spec=True))
-    assert commands == [
-        "rm -f /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for",
-        "systemctl enable --now nvidia-cdi-refresh.path",
-        "systemctl start nvidia-cdi-refresh.service",
-    ]
+    assert commands[0] == (
+        "rm -f /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
+    )
+    assert "systemctl enable --now nvidia-cdi-refresh.path" in commands[1]
+    assert len(commands) == 2
     assert "gpu-docker's own spec goes" in host.logs[0]
 
 

@@ -53,8 +53,7 @@ def spec(
     if gone:
         yield StringCommand("rm", "-f", *gone)
     if action == "refresh-units":
-        yield StringCommand("systemctl", "enable", "--now", "nvidia-cdi-refresh.path")
-        yield StringCommand("systemctl", "start", "nvidia-cdi-refresh.service")
+        yield sh.command("cdi_refresh_units")
         return
     yield sh.command("cdi_generate", spec, stamp, cdi.stamp_for(facts.driver, facts.toolkit))
 
