@@ -45,6 +45,7 @@ class CdiHost:
     refresh_enabled: bool
     refresh_spec: bool = False  # a spec where nvidia-cdi-refresh.service writes it
     refresh_spec_path: str = "/var/run/cdi/nvidia.yaml"
+    refresh_lingering: bool = False  # units whose files a downgrade removed, still running
 
 
 def stamp_for(driver: str, toolkit: str) -> str:
@@ -78,9 +79,11 @@ def spec_action(facts: CdiHost) -> tuple[str, str]:
     wanted = stamp_for(facts.driver, facts.toolkit)
     left = (
         f"; the spec nvidia-cdi-refresh left at {facts.refresh_spec_path} goes (it would shadow it)"
-        if facts.refresh_spec
+        if facts.refresh_spec or facts.refresh_lingering
         else ""
     )
+    if facts.refresh_lingering:
+        left += "; the nvidia-cdi-refresh units the package removed still run: stopped"
     if not facts.spec_exists:
         return "generate", f"no CDI spec yet ({wanted}){left}"
     if facts.stamp != wanted:
@@ -96,7 +99,7 @@ def leftovers(facts: CdiHost, action: str) -> list[str]:
     refresh units take over, the units' spec when gpu-docker generates its own."""
     if action == "refresh-units" and facts.spec_exists and facts.stamp:
         return [SPEC_PATH, STAMP_PATH]
-    if action == "generate" and facts.refresh_spec:
+    if action == "generate" and (facts.refresh_spec or facts.refresh_lingering):
         return [facts.refresh_spec_path]
     return []
 

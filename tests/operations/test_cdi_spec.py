@@ -80,3 +80,13 @@ def test_fact_reads_the_script_output():
     assert found == CdiHost("550.54.15", CTK, True, "", True, False)
     found = CdiFacts().process(["refresh_spec_path=/run/cdi/x.yaml", "refresh_spec=1"])
     assert found.refresh_spec and found.refresh_spec_path == "/run/cdi/x.yaml"
+
+
+def test_units_a_downgrade_left_running_are_stopped_before_their_spec_goes(run_op):
+    commands, host = run_op(cdi.spec, facts(refresh_lingering=True))
+    assert commands[:2] == [
+        "systemctl stop nvidia-cdi-refresh.path nvidia-cdi-refresh.service",
+        "rm -f /var/run/cdi/nvidia.yaml",
+    ]
+    assert "nvidia-ctk cdi generate" in commands[2]
+    assert host.logs[0].endswith("still run: stopped")

@@ -49,6 +49,11 @@ def spec(
         host.noop(why)
         return
     host.log(why)
+    if action == "generate" and facts.refresh_lingering:
+        # Stopped first, or the units regenerate their spec after it went.
+        yield StringCommand(
+            "systemctl", "stop", "nvidia-cdi-refresh.path", "nvidia-cdi-refresh.service"
+        )
     gone = cdi.leftovers(facts, action)
     if gone:
         yield StringCommand("rm", "-f", *gone)

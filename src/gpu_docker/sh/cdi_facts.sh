@@ -16,6 +16,9 @@ command -v nvidia-ctk >/dev/null 2>&1 && echo "toolkit=$(nvidia-ctk --version 2>
 if [ -d /run/systemd/system ] && systemctl cat nvidia-cdi-refresh.path >/dev/null 2>&1; then
     echo "refresh=1"
     systemctl is-enabled --quiet nvidia-cdi-refresh.path && echo "refresh_enabled=1"
+elif [ -d /run/systemd/system ] && systemctl is-active --quiet nvidia-cdi-refresh.path; then
+    # A downgrade below 1.18 removed the unit files, but systemd still runs the units.
+    echo "refresh_lingering=1"
 fi
 # Where the refresh service writes its spec: its env file may say, else NVIDIA's default.
 # A spec there outlives the units (a downgrade below 1.18 removes them) until a reboot.
