@@ -6,12 +6,18 @@ hook; without the flag docker 26 answers ``could not select device driver "cdi"`
 spec names the driver's files by version, so a driver or toolkit upgrade makes it stale:
 it is regenerated when either changed since it was written (recorded in a stamp file),
 and never otherwise. Toolkits 1.18+ ship ``nvidia-cdi-refresh`` systemd units that
-regenerate it on driver changes themselves; where they exist they are enabled instead.
+regenerate it themselves (the .path unit watches the kernel's module index, which a
+driver install rewrites, and nvidia-ctk) into /var/run/cdi/nvidia.yaml; on systemd hosts
+where they exist they are enabled instead, and gpu-docker's own spec goes (two specs
+defining the same devices conflict). On sysv hosts, and with 1.17, gpu-docker keeps
+regenerating its own. A spec the units left in /var/run/cdi after a downgrade below 1.18
+removed them would shadow a fresh /etc/cdi one (CDI gives /var/run/cdi priority): it is
+removed when gpu-docker generates its own.
 
-Why ``cdi`` is off by default: the pinned toolkit (1.17) has no refresh units, so a driver
-upgrade between runs leaves a stale spec that breaks CDI containers until the next run;
-Debian 12's docker (20.10) cannot use CDI at all; and ``--gpus all`` works without it.
-Turn it on where docker is 25+ (best with toolkit 1.18+).
+Why ``cdi`` is off by default: a driver upgrade between runs leaves a stale spec that
+breaks CDI containers until the next run where no refresh units keep it current (toolkit
+1.17, sysv hosts); Debian 12's docker (20.10) cannot use CDI at all; and ``--gpus all``
+works without it. Turn it on where docker is 25+ (best with toolkit 1.18+ under systemd).
 
 Plain functions; the pyinfra side is ``gpu_docker.facts.cdi`` and ``gpu_docker.operations.cdi``.
 """
@@ -37,6 +43,9 @@ class CdiHost:
     stamp: str
     refresh_units: bool
     refresh_enabled: bool
+    refresh_spec: bool = False  # a spec where nvidia-cdi-refresh.service writes it
+    refresh_spec_path: str = "/var/run/cdi/nvidia.yaml"
+    refresh_lingering: bool = False  # units whose files a downgrade removed, still running
 
 
 def stamp_for(driver: str, toolkit: str) -> str:
@@ -45,7 +54,11 @@ def stamp_for(driver: str, toolkit: str) -> str:
 
 
 def spec_action(facts: CdiHost) -> tuple[str, str]:
-    """``(action, why)``: ``none``, ``generate`` or ``refresh-units``."""
+    """``(action, why)``: ``none``, ``generate`` or ``refresh-units``.
+
+    ``refresh-units`` also removes gpu-docker's own spec (one it stamped) and ``generate``
+    a spec the refresh units left behind (:func:`leftovers` names them).
+    """
     if not facts.driver:
         return "none", (
             "no CDI spec made: no NVIDIA driver on this host (nvidia-ctk cdi generate needs "
@@ -53,16 +66,42 @@ def spec_action(facts: CdiHost) -> tuple[str, str]:
             "installed and the deploy runs again"
         )
     if facts.refresh_units:
-        if facts.refresh_enabled and facts.spec_exists:
-            return "none", "nvidia-cdi-refresh keeps the CDI spec current"
-        return "refresh-units", "the toolkit's nvidia-cdi-refresh units generate the CDI spec"
+        own = facts.spec_exists and bool(facts.stamp)
+        if facts.refresh_enabled and facts.refresh_spec and not own:
+            return (
+                "none",
+                f"nvidia-cdi-refresh keeps the CDI spec current ({facts.refresh_spec_path})",
+            )
+        why = "the toolkit's nvidia-cdi-refresh units generate the CDI spec"
+        if own:
+            why += " (gpu-docker's own spec goes: two specs would define the same devices)"
+        return "refresh-units", why
     wanted = stamp_for(facts.driver, facts.toolkit)
+    left = (
+        f"; the spec nvidia-cdi-refresh left at {facts.refresh_spec_path} goes (it would shadow it)"
+        if facts.refresh_spec or facts.refresh_lingering
+        else ""
+    )
+    if facts.refresh_lingering:
+        left += "; the nvidia-cdi-refresh units the package removed still run: stopped"
     if not facts.spec_exists:
-        return "generate", f"no CDI spec yet ({wanted})"
+        return "generate", f"no CDI spec yet ({wanted}){left}"
     if facts.stamp != wanted:
         was = facts.stamp or "unknown versions"
-        return "generate", f"CDI spec is stale: generated for {was}, now {wanted}"
+        return "generate", f"CDI spec is stale: generated for {was}, now {wanted}{left}"
+    if left:
+        return "generate", f"CDI spec regenerated ({wanted}){left}"
     return "none", f"CDI spec is current ({wanted})"
+
+
+def leftovers(facts: CdiHost, action: str) -> list[str]:
+    """The spec files the action removes first: gpu-docker's own (and its stamp) when the
+    refresh units take over, the units' spec when gpu-docker generates its own."""
+    if action == "refresh-units" and facts.spec_exists and facts.stamp:
+        return [SPEC_PATH, STAMP_PATH]
+    if action == "generate" and (facts.refresh_spec or facts.refresh_lingering):
+        return [facts.refresh_spec_path]
+    return []
 
 
 def docker_version(text: str) -> tuple[int, int] | None:

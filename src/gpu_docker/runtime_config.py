@@ -2,7 +2,13 @@
 
 The base package's postinst writes that file (``nvidia-ctk config --in-place``) and
 operators edit it by hand (debug logs while chasing a bug, ``ldconfig.real`` on Ubuntu),
-so gpu-docker never writes it whole: only the keys whose setting is set are merged in with
+so gpu-docker never writes it whole. That postinst runs on every install and upgrade
+(1.17 to 1.20 alike) and rewrites the file in nvidia-ctk's own formatting (comments go);
+before 1.20.0 the rewrite also comments out keys set to NVIDIA's default value (a debug
+log at the default path, say: "prevent config option from reverting modified
+configurations", 1.20.0). So the merge runs after the install and reads the file then:
+what the package reverted is merged again, and a run that installs nothing finds its
+keys in place and changes nothing. Only the keys whose setting is set are merged in, with
 :mod:`gpu_docker.toml_merge` (comments, order and every other key keep their bytes). An
 unset setting leaves its key, whatever it holds, alone; with none set the file is not
 even read.

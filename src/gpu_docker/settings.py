@@ -59,10 +59,10 @@ class Settings:
 
     # Toolkit.
     toolkit_version: str = field(
-        default="1.17.8",
+        default="1.20.0",
         metadata=_doc(
             "NVIDIA Container Toolkit version pinned for all four packages "
-            "(`1.17.8`, or with a deb revision `1.17.8-1`). Quote it on the command line.",
+            "(`1.20.0`, or with a deb revision `1.20.0-1`). Quote it on the command line.",
             "Toolkit",
         ),
     )
@@ -238,10 +238,12 @@ class Settings:
         metadata=_doc(
             "CDI devices (`docker run --device nvidia.com/gpu=all`): the spec "
             "/etc/cdi/nvidia.yaml generated where a driver is (again only when the driver or "
-            "toolkit changed; by the toolkit's nvidia-cdi-refresh units where it has them), "
-            "`features.cdi` merged into daemon.json on docker 25+. Off by default: the pinned "
-            "1.17 toolkit cannot refresh the spec after a driver upgrade, and docker before 25 "
-            "cannot use it; `--gpus all` needs none of it.",
+            "toolkit changed), or on systemd hosts with toolkit 1.18+ the toolkit's "
+            "nvidia-cdi-refresh units enabled to keep /var/run/cdi/nvidia.yaml current; "
+            "`features.cdi` merged into daemon.json on docker 25+. Off by default: without "
+            "those units (toolkit 1.17, sysv hosts) a driver upgrade leaves the spec stale "
+            "until the next run, and docker before 25 cannot use it; `--gpus all` needs none "
+            "of it.",
             "CDI",
         ),
     )

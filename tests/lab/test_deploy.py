@@ -12,6 +12,7 @@ import re
 import pytest
 from hosts_state import output
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.toolkit import APT_PIN
 
 pytestmark = pytest.mark.lab
@@ -131,7 +132,7 @@ def test_every_host_converges_and_docker_lists_the_runtime(lab, converged, host_
                 "nvidia-container-toolkit-base",
                 "nvidia-container-toolkit",
             ),
-            "1.17.8-1",
+            f"{PIN}-1",
         ), host.name
 
 

@@ -19,6 +19,7 @@ from hosts_state import output
 from lab_docker import dockerd_pid, run
 
 from gpu_docker.dockerd_gpus import RELOAD_IS_NOT_ENOUGH
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.lab.lifecycle import running_lab
 
 pytestmark = pytest.mark.lab
@@ -140,7 +141,7 @@ def test_verify_fails_the_host_where_gpus_all_fails_and_reports_the_fleet(
     for name in ONLINE:
         good = hosts[name]
         assert good["status"] == "verified" and good["device_driver_registered"] is True
-        assert set(good["toolkit_packages"].values()) == {"1.17.8-1"}
+        assert set(good["toolkit_packages"].values()) == {f"{PIN}-1"}
         assert good["docker_version"] and good["os"].startswith("Debian")
         assert good["gpus"] == [] and good["pending_restart"] is None
         assert [c["ok"] for c in good["checks"]] == [True]

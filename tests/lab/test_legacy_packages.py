@@ -15,6 +15,7 @@ import json
 import pytest
 from hosts_state import dpkg_state, host_lines, lab_of, output, read_bytes, seed_file, upload
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.lab.standin import build_legacy_debs, build_standin_debs
 from gpu_docker.toolkit import LEGACY_PACKAGES, PACKAGES
 
@@ -93,7 +94,7 @@ def test_the_run_purges_them_and_keeps_the_operators_daemon_json(lab, host_exec,
     mode = host_exec(lab, HOST, f"cat {backups[0]}.mode").stdout.strip()
     assert mode == "640 0:4"  # root:adm, recorded numerically
     status, audit = dpkg_state(lab, host_exec, HOST)
-    assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1") and audit == ""
+    assert status == dict.fromkeys(PACKAGES, f"ii{PIN}-1") and audit == ""  # upgraded to the pin
     # apt may have installed the toolkit as nvidia-docker2's dependency: not autoremovable.
     auto = host_exec(lab, HOST, "apt-mark showauto").stdout.split()
     assert not set(PACKAGES) & set(auto)

@@ -16,8 +16,8 @@ that reports a driver version and lists no GPU, so what depends on the driver's 
 is tested for real: the spec (written by the stand-in ``nvidia-ctk cdi generate``, a
 fixture too) is generated once, kept on a rerun, and regenerated when the fixture's
 driver version changes. ``features.cdi`` is merged on docker 26 and refused with a message
-on docker 20.10. Not covered here: the nvidia-cdi-refresh units (the stand-in toolkit is
-1.17, which has none; unit-tested) and ``docker run --device nvidia.com/gpu=all`` (no GPU).
+on docker 20.10. Not covered here: the nvidia-cdi-refresh units (these hosts pin 1.17.8,
+which has none; test_upgrade.py covers them) and ``docker run --device nvidia.com/gpu=all`` (no GPU).
 
 NVML: lab dockers use the cgroupfs driver; ``nvml_symlinks=on`` on one host writes the udev
 rule (no /dev/nvidia* nodes to link: said), ``auto`` elsewhere writes nothing and says why.
@@ -116,8 +116,9 @@ CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
     "lab-online-3": (NODE_V3, {"container_engine": "containerd"}),
     "lab-online-4": (V1, {"container_engine": "containerd"}),
     "lab-online-5": (REJECTED, {"container_engine": "containerd"}),
-    CDI_OLD_DOCKER: (None, {"cdi": True}),
-    CDI_DOCKER_26: (None, {"cdi": True, "nvml_symlinks": "on"}),
+    # 1.17.8: a toolkit without nvidia-cdi-refresh units, so gpu-docker generates the spec.
+    CDI_OLD_DOCKER: (None, {"cdi": True, "toolkit_version": "1.17.8"}),
+    CDI_DOCKER_26: (None, {"cdi": True, "nvml_symlinks": "on", "toolkit_version": "1.17.8"}),
 }
 MERGED = ("lab-online-1", "lab-online-2")
 

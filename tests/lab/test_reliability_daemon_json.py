@@ -29,6 +29,7 @@ from hosts_state import (
     write_inventory,
 )
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.lab.state import LabState
 
 pytestmark = pytest.mark.lab
@@ -153,7 +154,7 @@ def test_every_other_host_converges(lab, host_exec, run, case):
     assert host_lines(result, case.host) == []
     assert "nvidia" in (docker_runtimes(lab, host_exec, case.host) or []), case.host
     status, audit = dpkg_state(lab, host_exec, case.host)
-    assert set(status.values()) == {"ii1.17.8-1"} and len(status) == 4 and audit == ""
+    assert set(status.values()) == {f"ii{PIN}-1"} and len(status) == 4 and audit == ""
 
 
 def test_run_fails_overall_because_some_hosts_failed(run):

@@ -41,6 +41,7 @@ from hosts_state import (
     write_inventory,
 )
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION
 from gpu_docker.lab.layout import SUBNETS
 from gpu_docker.lab.state import LabState
 
@@ -76,7 +77,7 @@ def lab() -> Iterator[LabState]:
 
 
 def _kill_dpkg_mid_install(lab: LabState, host_exec, name: str) -> None:
-    bundle = Path(lab.bundle_dir) / "1.17.8" / "amd64"
+    bundle = Path(lab.bundle_dir) / LAB_TOOLKIT_VERSION / "amd64"
     for deb in bundle.glob("*.deb"):
         upload(lab, name, deb, f"/tmp/debs/{deb.name}")
     assert "dpkg exit 137" in host_exec(lab, name, KILLED_DPKG).stdout
@@ -165,7 +166,10 @@ def test_run_fails_and_summary_names_every_unfinished_host_with_its_cause(faults
 def test_hosts_with_an_interrupted_dpkg_or_stopped_docker_converge(lab, host_exec, faults, name):
     assert name not in summary(faults["run"])
     status, audit = dpkg_state(lab, host_exec, name)
-    assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1") and audit == "", (status, audit)
+    assert status == dict.fromkeys(PACKAGES, f"ii{LAB_TOOLKIT_VERSION}-1") and audit == "", (
+        status,
+        audit,
+    )
     assert "nvidia" in (docker_runtimes(lab, host_exec, name) or [])
 
 
@@ -198,7 +202,9 @@ def test_rerun_after_the_faults_are_gone_completes_every_host(lab, host_exec, fa
     assert summary(rerun) == {"*": f"--> gpu-docker: all {len(lab.hosts)} hosts converged"}
     for host in lab.hosts:
         status, audit = dpkg_state(lab, host_exec, host.name)
-        assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1") and audit == "", host.name
+        assert status == dict.fromkeys(PACKAGES, f"ii{LAB_TOOLKIT_VERSION}-1") and audit == "", (
+            host.name
+        )
         assert "nvidia" in (docker_runtimes(lab, host_exec, host.name) or []), host.name
     text = read_bytes(lab, host_exec, DISK_FULL, "/etc/docker/daemon.json").decode()
     assert text.startswith('{\n  "log-level": "warn",\n  "runtimes"'), text

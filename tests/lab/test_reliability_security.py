@@ -38,6 +38,7 @@ from hosts_state import (
     write_inventory,
 )
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.lab.state import LabState
 
 pytestmark = pytest.mark.lab
@@ -172,7 +173,7 @@ def test_no_host_ran_a_command_from_host_data(lab, host_exec, setup):
 
 
 def test_paths_with_space_and_semicolon_are_used_literally(lab, host_exec, setup):
-    cached = host_exec(lab, CACHE_DIR, ["ls", f"{CACHE_PATH}/1.17.8/amd64"])
+    cached = host_exec(lab, CACHE_DIR, ["ls", f"{CACHE_PATH}/{PIN}/amd64"])
     assert cached.returncode == 0, cached.stderr
     assert len([f for f in cached.stdout.split() if f.endswith(".deb")]) == len(PACKAGES)
     link = host_exec(lab, SPACED_JSON, ["readlink", DAEMON_JSON])
@@ -186,7 +187,7 @@ def test_hosts_with_odd_but_valid_data_converge(lab, host_exec, setup, name):
     run = setup["run"]
     assert name not in summary(run), output(run)
     status, audit = dpkg_state(lab, host_exec, name)
-    assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1") and audit == "", (status, audit)
+    assert status == dict.fromkeys(PACKAGES, f"ii{PIN}-1") and audit == "", (status, audit)
     assert "nvidia" in (docker_runtimes(lab, host_exec, name) or [])
 
 

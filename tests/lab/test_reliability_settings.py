@@ -40,13 +40,15 @@ from hosts_state import (
     write_inventory,
 )
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.lab.layout import SUBNETS
+from gpu_docker.lab.lifecycle import VERSIONS
 from gpu_docker.lab.repo import free_port
 from gpu_docker.lab.state import LabState
 
 pytestmark = pytest.mark.lab
 
-VERSION = "1.17.8"
+VERSION = PIN
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 STEP_SETTINGS = "gpu-docker | Check settings"
@@ -112,8 +114,8 @@ CASES = [
         "lab-restricted-1",
         {"toolkit_version": "1.16.0"},
         (
-            f"offline bundle: no bundle manifest at {{lab_bundle}}/1.16.0/amd64/manifest.json "
-            f"(bundles under {{lab_bundle}}: {VERSION}/amd64, 1.18.1/amd64)",
+            "offline bundle: no bundle manifest at {lab_bundle}/1.16.0/amd64/manifest.json "
+            "(bundles under {lab_bundle}: " + ", ".join(f"{v}/amd64" for v in VERSIONS) + ")",
         ),
         STEP_PREFLIGHT,
     ),

@@ -19,7 +19,7 @@ Online (apt) hosts:
 Restricted (offline) hosts, toolkit 1.17.8 installed first on the first three:
 - lab-restricted-1: held, pin 1.18.1: refused naming the held packages, holds kept;
 - lab-restricted-2: held, pin 1.18.1, ``release_holds``: converged, held again at 1.18.1;
-- lab-restricted-3: 1.18.1 installed, pin 1.17.8: the downgrade is named, converged; then
+- lab-restricted-3: 1.18.1 installed, pin 1.17.8 (older than installed): the downgrade is named, converged; then
   ``nvidia-container-toolkit-operator-extensions`` is installed and a rollback with
   ``rollback_remove_packages`` removes it (named) and the toolkit, pin included;
 - lab-restricted-4: daemon.json only as the ``.keep`` link an interrupted legacy purge
@@ -59,6 +59,7 @@ from hosts_state import (
     write_inventory,
 )
 
+from gpu_docker.lab.inventory import LAB_TOOLKIT_VERSION as PIN
 from gpu_docker.lab.standin import build_standin_debs
 from gpu_docker.lab.state import LabState
 
@@ -199,6 +200,7 @@ def wild(lab, host_exec, tmp_path_factory):
             HELD_RELEASED: {"toolkit_version": "1.18.1", "release_holds": True},
             HELD_APT: {"toolkit_version": "1.18.1"},
             HELD_APT_RELEASED: {"toolkit_version": "1.18.1", "release_holds": True},
+            DOWNGRADE: {"toolkit_version": "1.17.8"},  # an older pin than what is installed
         },
         {},
     )
@@ -227,7 +229,7 @@ def test_an_old_conflicting_nvidia_source_is_disabled_named_and_the_host_converg
     text = _sh(lab, host_exec, CONFLICT, f"cat {OLD_LIST}; ls {OLD_LIST}.gpu-docker-*.bak")
     assert text.startswith("# disabled by gpu-docker"), text
     status, _ = dpkg_state(lab, host_exec, CONFLICT)
-    assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1")
+    assert status == dict.fromkeys(PACKAGES, f"ii{PIN}-1")
 
 
 @pytest.mark.parametrize(
@@ -273,7 +275,7 @@ def test_a_dpkg_lock_held_past_the_timeout_names_the_holder(lab, host_exec, wild
 def test_a_dpkg_lock_released_during_the_wait_converges(lab, host_exec, wild):
     assert UNLOCKED not in summary(wild["run"])
     status, _ = dpkg_state(lab, host_exec, UNLOCKED)
-    assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1")
+    assert status == dict.fromkeys(PACKAGES, f"ii{PIN}-1")
 
 
 @pytest.mark.parametrize("name", [HELD, HELD_APT])
@@ -358,7 +360,7 @@ def test_a_second_rollback_finishes_an_interrupted_one_and_mode_owner_come_back(
 ):
     assert ROLLED_BACK not in summary(wild["run"])
     status, _ = dpkg_state(lab, host_exec, ROLLED_BACK)
-    assert status == dict.fromkeys(PACKAGES, "ii1.17.8-1"), status
+    assert status == dict.fromkeys(PACKAGES, f"ii{PIN}-1"), status
     _sh(lab, host_exec, ROLLED_BACK, 'printf "$1" > "$2"', KILL_DPKG, KILL_DPKG_CFG)
     first = _rollback_removing_packages(wild, ROLLED_BACK)
     _sh(lab, host_exec, ROLLED_BACK, 'rm -f "$1"', KILL_DPKG_CFG)

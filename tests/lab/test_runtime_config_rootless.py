@@ -214,11 +214,26 @@ def test_knobs_are_merged_into_the_shipped_file_changing_only_their_lines(lab, h
     assert modes.splitlines() == ["644 root", "600 root"]
 
 
-def test_an_operators_file_keeps_every_line(runs):
+def test_an_operators_file_keeps_every_key_through_the_postinst_and_every_line_in_the_merge(
+    lab, host_exec, runs
+):
+    """The install's postinst rewrites the operator's file in nvidia-ctk's own formatting
+    (NVIDIA's does, on every configure); gpu-docker's merge then changes only its line."""
+    seed_file(lab, host_exec, ROOTLESS, "/tmp/op.toml", OPERATOR_TOML)
+    rewritten = run(
+        lab,
+        host_exec,
+        ROOTLESS,
+        "nvidia-ctk --quiet config --config-file=/tmp/op.toml --in-place && cat /tmp/op.toml",
+    )
+    assert "Tuned by the platform team" not in rewritten  # NVIDIA's loader keeps no comment
     text = runs.configs[OPERATOR].decode()
-    assert text == OPERATOR_TOML.decode().replace(
+    assert text == (rewritten + "\n").replace(
         'log-level = "debug"\n', 'log-level = "debug"\ndebug = "/var/log/gpu-runtime.log"\n'
     )
+    data = tomllib.loads(text)
+    assert data["swarm-resource"] == "DOCKER_RESOURCE_GPU"
+    assert data["nvidia-container-cli"] == {"ldconfig": "@/sbin/ldconfig", "user": "root:video"}
 
 
 def test_unset_settings_leave_the_shipped_file_alone(lab, host_exec, runs):
@@ -307,7 +322,10 @@ def test_rerun_changes_only_the_new_knob_and_restarts_nothing(lab, host_exec, ru
     assert read_bytes(lab, host_exec, ROOTLESS, USER_JSON) == runs.alice_json[ROOTLESS]
     assert alice_dockerd(lab, host_exec, ROOTLESS) == runs.alice_after[ROOTLESS]
     after = read_bytes(lab, host_exec, OPERATOR, CONFIG).decode()
-    assert 'mode = "legacy"' in after and after.startswith("# Tuned by the platform team")
+    assert after == runs.configs[OPERATOR].decode().replace(
+        'debug = "/var/log/gpu-runtime.log"\n',
+        'debug = "/var/log/gpu-runtime.log"\nmode = "legacy"\n',
+    )
     # config.toml is read per container: the changed knob restarted no docker.
     for host in (KNOBS, OPERATOR):
         assert dockerd_pid(lab, host_exec, host) == runs.dockerd[host]

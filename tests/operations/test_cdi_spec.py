@@ -37,9 +37,32 @@ def test_stale_spec_is_generated_with_its_new_stamp(run_op):
 
 def test_refresh_units_are_enabled_instead(run_op):
     commands, _ = run_op(cdi.spec, facts(refresh_units=True, spec_exists=False))
+    (command,) = commands
+    assert "systemctl enable --now nvidia-cdi-refresh.path" in command
+    assert "systemctl start nvidia-cdi-refresh.service" in command
+
+
+def test_units_taking_over_remove_our_spec_first(run_op):
+    commands, host = run_op(cdi.spec, facts(refresh_units=True, refresh_spec=True))
+    assert commands[0] == (
+        "rm -f /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for"
+    )
+    assert "systemctl enable --now nvidia-cdi-refresh.path" in commands[1]
+    assert len(commands) == 2
+    assert "gpu-docker's own spec goes" in host.logs[0]
+
+
+def test_generating_removes_the_spec_the_gone_units_left(run_op):
+    commands, _ = run_op(cdi.spec, facts(refresh_spec=True, refresh_spec_path="/run/cdi/x.yaml"))
+    assert commands[0] == "rm -f /run/cdi/x.yaml"
+    assert "nvidia-ctk cdi generate" in commands[1]
+
+
+def test_rollback_removes_the_units_spec_too(run_op):
+    commands, _ = run_op(cdi.remove_spec, facts(spec_exists=False, stamp="", refresh_spec=True))
     assert commands == [
-        "systemctl enable --now nvidia-cdi-refresh.path",
-        "systemctl start nvidia-cdi-refresh.service",
+        "rm -f /etc/cdi/nvidia.yaml /var/lib/gpu-docker/cdi-nvidia.yaml.generated-for "
+        "/var/run/cdi/nvidia.yaml"
     ]
 
 
@@ -55,3 +78,15 @@ def test_rollback_removes_spec_and_stamp_only_when_present(run_op):
 def test_fact_reads_the_script_output():
     found = CdiFacts().process(["driver=550.54.15", f"toolkit={CTK}", "spec=1", "refresh=1"])
     assert found == CdiHost("550.54.15", CTK, True, "", True, False)
+    found = CdiFacts().process(["refresh_spec_path=/run/cdi/x.yaml", "refresh_spec=1"])
+    assert found.refresh_spec and found.refresh_spec_path == "/run/cdi/x.yaml"
+
+
+def test_units_a_downgrade_left_running_are_stopped_before_their_spec_goes(run_op):
+    commands, host = run_op(cdi.spec, facts(refresh_lingering=True))
+    assert commands[:2] == [
+        "systemctl stop nvidia-cdi-refresh.path nvidia-cdi-refresh.service",
+        "rm -f /var/run/cdi/nvidia.yaml",
+    ]
+    assert "nvidia-ctk cdi generate" in commands[2]
+    assert host.logs[0].endswith("still run: stopped")

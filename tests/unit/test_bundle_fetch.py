@@ -114,3 +114,21 @@ def test_cli_fetch(
     assert code == 2
     assert err.splitlines()[-1].startswith("gpu-docker bundle fetch: error: download failed: ")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("version", ["1.18.2", "1.19.1", "1.20.0"])
+def test_fetch_takes_each_newer_generations_assets(version: str, tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    build_release_tarball(version, "amd64", served / f"v{version}")
+    handler = functools.partial(_Quiet, directory=str(served))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/v{{version}}/"
+        result = fetch_release(version, "amd64", tmp_path / "debs", base, stream=io.StringIO())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.changed and result.manifest.version == version
+    assert [e.package for e in result.manifest.entries][-1] == "nvidia-container-toolkit"

@@ -324,3 +324,25 @@ def test_reimport_restores_debs_missing_after_a_git_clone(
     result = import_sources([release[0]], tmp_path, release[1])
     assert result.changed
     assert _snapshot(tmp_path) == before
+
+
+GENERATIONS = ("1.17.8", "1.18.2", "1.19.1", "1.20.0")
+
+
+@pytest.mark.parametrize("version", GENERATIONS)
+def test_each_generations_release_tarball_imports(version: str, tmp_path: Path) -> None:
+    """NVIDIA's tarball layout and asset names are the same from 1.17 to 1.20
+    (hack/prepare-artifacts.sh at each tag); what changes inside is the relations."""
+    tarball, checksums = build_release_tarball(version, "arm64", tmp_path / "release")
+    result = import_sources([tarball], tmp_path / "debs", checksums)
+    assert result.skipped == (
+        "libnvidia-container-dev",
+        "libnvidia-container1-dbg",
+        "nvidia-container-toolkit-operator-extensions",
+    )
+    m = load_manifest(tmp_path / "debs", version, "arm64")
+    assert [e.package for e in m.entries] == ORDER
+    assert {e.version for e in m.entries} == {f"{version}-1"}
+    seccomp = ["libseccomp2 (>= 2.5)"] if version < "1.18" else []
+    assert m.external_depends == ["libc6 (>= 2.27)", "libcap2 (>= 1:2.10)", *seccomp]
+    verify_bundle(m)

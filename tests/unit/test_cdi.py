@@ -4,9 +4,12 @@ features.cdi only where docker can use it."""
 import pytest
 
 from gpu_docker.cdi import (
+    SPEC_PATH,
+    STAMP_PATH,
     CdiHost,
     daemon_json_owned,
     docker_supports_cdi,
+    leftovers,
     spec_action,
     stamp_for,
 )
@@ -57,11 +60,40 @@ def test_no_driver_no_spec():
 
 
 def test_refresh_units_are_enabled_instead_of_generating_by_hand():
-    assert spec_action(host(refresh_units=True))[0] == "refresh-units"
-    assert spec_action(host(refresh_units=True, refresh_enabled=True))[0] == "none"
-    assert spec_action(host(refresh_units=True, refresh_enabled=True, spec_exists=False))[0] == (
-        "refresh-units"
+    units = {"refresh_units": True, "spec_exists": False, "stamp": ""}
+    assert spec_action(host(**units))[0] == "refresh-units"
+    # Enabled, but their spec is not there yet: started once more.
+    assert spec_action(host(**units, refresh_enabled=True))[0] == "refresh-units"
+    action, why = spec_action(host(**units, refresh_enabled=True, refresh_spec=True))
+    assert (action, why) == (
+        "none",
+        "nvidia-cdi-refresh keeps the CDI spec current (/var/run/cdi/nvidia.yaml)",
     )
+
+
+def test_when_the_units_take_over_gpu_dockers_own_spec_goes():
+    """An upgrade from 1.17 to 1.18+ on a systemd host: our stamped spec in /etc/cdi would
+    define the same devices as the units' spec."""
+    facts = host(refresh_units=True, refresh_enabled=True, refresh_spec=True)
+    action, why = spec_action(facts)
+    assert action == "refresh-units" and "gpu-docker's own spec goes" in why
+    assert leftovers(facts, action) == [SPEC_PATH, STAMP_PATH]
+    # A spec in /etc/cdi that gpu-docker did not stamp is someone else's: left alone.
+    theirs = host(refresh_units=True, refresh_enabled=True, refresh_spec=True, stamp="")
+    assert spec_action(theirs)[0] == "none" and leftovers(theirs, "refresh-units") == []
+
+
+def test_after_a_downgrade_the_units_spec_goes_and_ours_is_generated():
+    """1.20 back to 1.17: the units are gone, their spec in /var/run/cdi is not, and CDI
+    would prefer it over a fresh /etc/cdi spec."""
+    facts = host(refresh_spec=True)
+    action, why = spec_action(facts)
+    assert action == "generate"
+    assert why.endswith(
+        "; the spec nvidia-cdi-refresh left at /var/run/cdi/nvidia.yaml goes (it would shadow it)"
+    )
+    assert leftovers(facts, action) == ["/var/run/cdi/nvidia.yaml"]
+    assert leftovers(host(), "generate") == []
 
 
 @pytest.mark.parametrize(

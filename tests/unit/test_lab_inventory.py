@@ -50,7 +50,7 @@ def test_host_data_is_valid_deploy_settings(lab_json: Path) -> None:
         for name, data in hosts:
             settings = load_settings(name, data)
             assert settings.require_driver is False
-            assert settings.toolkit_version == "1.17.8"
+            assert settings.toolkit_version == "1.20.0"  # the default pin, as on real fleets
 
 
 def test_without_a_lab_the_inventory_says_how_to_start_one(tmp_path: Path) -> None:

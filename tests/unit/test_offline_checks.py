@@ -14,7 +14,7 @@ from gpu_docker.lab.standin import build_standin_debs
 from gpu_docker.preflight import Package, Preflight, checked_bundle, offline_checks
 from gpu_docker.settings import load_settings
 
-V = "1.17.8"
+V = load_settings("h", {}).toolkit_version  # the default pin: the bundle it looks for
 BASE = f"nvidia-container-toolkit-base_{V}-1_amd64.deb"
 READY = Preflight(
     os_id="debian",
@@ -98,12 +98,12 @@ def test_damaged_bundle_is_one_problem_naming_the_file(
 
 
 def test_missing_external_dependency_is_named(root: Path) -> None:
-    without_seccomp = Preflight(
+    without_libcap = Preflight(
         **{
             **READY.__dict__,
-            "packages": {k: v for k, v in READY.packages.items() if k != "libseccomp2"},
+            "packages": {k: v for k, v in READY.packages.items() if k != "libcap2"},
         }
     )
     settings = load_settings("h", {"install_method": "offline", "bundle_dir": str(root)})
-    _, problems = offline_checks(settings, without_seccomp, None)
-    assert any("libseccomp2" in p and "cannot fetch" in p for p in problems), problems
+    _, problems = offline_checks(settings, without_libcap, None)
+    assert any("libcap2" in p and "cannot fetch" in p for p in problems), problems

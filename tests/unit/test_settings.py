@@ -16,7 +16,7 @@ from gpu_docker.settings import (
 def test_empty_data_gives_the_documented_defaults():
     settings = load_settings("gpu-01", {})
     assert settings == Settings()
-    assert settings.toolkit_version == "1.17.8"
+    assert settings.toolkit_version == "1.20.0"
     assert settings.apt_key_fingerprint == NVIDIA_KEY_FINGERPRINT
     assert settings.require_driver is True
 

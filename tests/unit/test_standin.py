@@ -129,7 +129,8 @@ def test_nvidia_ctk_config_writes_the_config_file_like_the_postinst_needs(
     assert "#no-cgroups = false" in text
     before = config.read_bytes()
     _run(unpacked / "usr/bin/nvidia-ctk", "config", f"--config-file={config}", "--in-place")
-    assert config.read_bytes() == before  # an existing file (an upgrade's postinst) is kept
+    # An upgrade's postinst rewrites an existing file; the tool's own output comes back as is.
+    assert config.read_bytes() == before
     assert _run(unpacked / "usr/bin/nvidia-ctk", "runtime", "configure").returncode == 0
 
 
@@ -191,6 +192,130 @@ def test_release_tarball_has_nvidias_layout_and_checksum(tmp_path: Path) -> None
         )
     ]
     digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
-    assert checksums.read_text() == f"{digest}  {tarball.name}\n"
+    # NVIDIA's checksums file names the tarball under its release directory.
+    assert checksums.read_text() == f"{digest}  release-v1.17.8-stable/{tarball.name}\n"
+    (tmp_path / "release-v1.17.8-stable").mkdir()
+    (tmp_path / "release-v1.17.8-stable" / tarball.name).hardlink_to(tarball)
     check = subprocess.run(["sha256sum", "-c", checksums.name], cwd=tmp_path, capture_output=True)
     assert check.returncode == 0
+
+
+OLD_RUNTIME = "nvidia-container-runtime (<= 3.5.0-1), nvidia-container-runtime-hook"
+UNIT_DIR = {
+    "1.17.8": None,
+    "1.18.2": "etc/systemd/system",
+    "1.19.1": "etc/systemd/system",
+    "1.20.0": "lib/systemd/system",
+}
+
+
+def _contents(deb: Path) -> list[str]:
+    listing = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=__import__("io").BytesIO(listing)) as tar:
+        return sorted(m.name.removeprefix("./") for m in tar.getmembers() if m.isfile())
+
+
+def _scripts(deb: Path, tmp_path: Path) -> dict[str, str]:
+    out = tmp_path / f"control-{deb.name}"
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(out)], check=True)
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("version", sorted(UNIT_DIR))
+def test_each_generation_has_nvidias_relations_files_and_scripts(
+    version: str, tmp_path: Path
+) -> None:
+    lib, _, base, kit = build_standin_debs(version, "amd64", tmp_path)
+    deb = f"{version}-1"
+    exact = "=" if version >= "1.18" else ">="
+    assert _control(kit)["Depends"] == (
+        f"nvidia-container-toolkit-base (= {deb}), libnvidia-container-tools ({exact} {deb}), "
+        "libnvidia-container-tools (<< 2.0.0)"
+    )
+    assert _control(kit)["Breaks"] == _control(kit)["Replaces"] == OLD_RUNTIME
+    assert _control(base)["Breaks"] == OLD_RUNTIME + ", nvidia-container-toolkit (<= 1.10.0-1)"
+    assert _control(base)["Replaces"] == OLD_RUNTIME
+    assert ("libseccomp2" in _control(lib)["Depends"]) == (version < "1.18")
+    files = _contents(base)
+    scripts = _scripts(base, tmp_path)
+    units = [f for f in files if "nvidia-cdi-refresh" in f]
+    unit_dir = UNIT_DIR[version]
+    if unit_dir is None:
+        assert units == [] and "conffiles" not in scripts
+    else:
+        assert units == sorted(
+            [
+                "etc/nvidia-container-toolkit/nvidia-cdi-refresh.env",
+                f"{unit_dir}/nvidia-cdi-refresh.path",
+                f"{unit_dir}/nvidia-cdi-refresh.service",
+            ]
+        )
+        # debhelper makes every file under /etc a conffile.
+        assert scripts["conffiles"].split() == ["/" + f for f in units if f.startswith("etc/")]
+        service = (tmp_path / "x").parent  # unpack the service to read what it runs
+        subprocess.run(["dpkg-deb", "-x", str(base), str(service / "root")], check=True)
+        text = (service / "root" / unit_dir / "nvidia-cdi-refresh.service").read_text()
+        assert "Environment=NVIDIA_CTK_CDI_OUTPUT_FILE_PATH=/var/run/cdi/nvidia.yaml" in text
+        assert ("nvidia-smi -L" in text) == (version >= "1.19")
+        path = (service / "root" / unit_dir / "nvidia-cdi-refresh.path").read_text()
+        assert "PathChanged=/lib/modules/%v/modules.dep" in path
+    config = "nvidia-ctk --quiet config --config-file=/etc/nvidia-container-runtime/config.toml"
+    assert config + " --in-place" in scripts["postinst"]
+    units_by = {None: "none", "etc/systemd/system": "postinst", "lib/systemd/system": "debhelper"}
+    assert f'units="{units_by[unit_dir]}"' in scripts["postinst"]
+    assert ("preinst" in scripts) == ("postrm" in scripts) == (version >= "1.20")
+    if version >= "1.20":
+        assert "rm_conffile" in scripts["preinst"] and '"1.20.0~"' in scripts["preinst"]
+    kit_scripts = _scripts(kit, tmp_path)
+    assert 'ln -s "$hook" "$link"' in kit_scripts["postinst"]
+    assert "link=/usr/bin/nvidia-container-toolkit" in kit_scripts["postinst"]
+
+
+OPERATOR_FILE = """# Edited by the ops team.
+[nvidia-container-cli]
+  debug = "/var/log/nvidia-container-toolkit.log"
+  ldconfig="@/sbin/ldconfig.real"
+[nvidia-container-runtime]
+log-level = "debug"   # chasing a bug
+mode = "auto"
+"""
+
+
+@pytest.mark.parametrize(
+    ("version", "reverts"), [("1.17.8", True), ("1.19.1", True), ("1.20.0", False)]
+)
+def test_the_config_rewrite_reformats_and_before_1_20_reverts_keys_set_to_defaults(
+    version: str, reverts: bool, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    base = build_standin_debs(version, "amd64", tmp_path / "debs")[2]
+    subprocess.run(["dpkg-deb", "-x", str(base), str(root)], check=True)
+    config = tmp_path / "config.toml"
+    config.write_text(OPERATOR_FILE)
+    config.chmod(0o640)
+    ctk = root / "usr/bin/nvidia-ctk"
+    assert _run(ctk, "--quiet", "config", f"--config-file={config}", "--in-place").returncode == 0
+    text = config.read_text()
+    assert text.startswith(f"# Written by the gpu-docker TEST FIXTURE nvidia-ctk {version}")
+    assert "ops team" not in text and "chasing" not in text  # its own formatting
+    data = tomllib.loads(text)
+    assert data["nvidia-container-cli"]["ldconfig"] == "@/sbin/ldconfig.real"
+    assert data["nvidia-container-runtime"]["log-level"] == "debug"
+    # NVIDIA's default debug path, set on purpose: switched off again before 1.20.0.
+    assert ("debug" not in data["nvidia-container-cli"]) == reverts
+    assert config.stat().st_mode & 0o777 == 0o640  # rewritten in place
+    again = config.read_bytes()
+    _run(ctk, "--quiet", "config", f"--config-file={config}", "--in-place")
+    assert config.read_bytes() == again
+
+
+def test_cdi_generate_writes_where_the_refresh_unit_says(unpacked: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "run/cdi/nvidia.yaml"
+    env = {"PATH": "/usr/bin:/bin", "NVIDIA_CTK_CDI_OUTPUT_FILE_PATH": str(spec)}
+    ctk = str(unpacked / "usr/bin/nvidia-ctk")
+    subprocess.run([ctk, "cdi", "generate"], env=env, check=True)
+    assert "kind: nvidia.com/gpu" in spec.read_text()
+    printed = subprocess.run([ctk, "cdi", "generate"], capture_output=True, text=True, check=True)
+    assert "kind: nvidia.com/gpu" in printed.stdout  # no output named: stdout

@@ -34,4 +34,7 @@ class CdiFacts(FactBase[CdiHost]):
             stamp=found.get("stamp", ""),
             refresh_units=found.get("refresh") == "1",
             refresh_enabled=found.get("refresh_enabled") == "1",
+            refresh_spec=found.get("refresh_spec") == "1",
+            refresh_spec_path=found.get("refresh_spec_path") or "/var/run/cdi/nvidia.yaml",
+            refresh_lingering=found.get("refresh_lingering") == "1",
         )

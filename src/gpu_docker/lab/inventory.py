@@ -14,7 +14,7 @@ from gpu_docker.lab.rootfs import SUDO_PASSWORD_USER, SUDO_USER
 from gpu_docker.lab.state import GROUPS, LabHost, LabState, load, state_file
 
 # No GPU in the sandbox: the deploy must install and configure without a driver.
-LAB_TOOLKIT_VERSION = "1.17.8"
+LAB_TOOLKIT_VERSION = "1.20.0"
 
 HostEntry = tuple[str, dict[str, Any]]
 

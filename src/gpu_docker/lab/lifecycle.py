@@ -35,7 +35,9 @@ from gpu_docker.lab.state import (
     state_file,
 )
 
-VERSIONS = ["1.17.8", "1.18.1"]
+#: The stand-in releases the lab serves: one per generation (1.17, 1.18, 1.19, 1.20), and
+#: 1.18.1, which older tests pin as "a newer release than 1.17.8".
+VERSIONS = ["1.17.8", "1.18.1", "1.18.2", "1.19.1", "1.20.0"]
 SSHD_TIMEOUT = 60.0
 #: From sshd answering to every dockerd answering: a few seconds on a quiet machine, more
 #: for 50 hosts booting on two busy cores.

@@ -2,11 +2,14 @@
 
 This machine cannot reach NVIDIA's servers, yet the deploy, the bundle tool and the
 sandbox lab must handle packages shaped exactly like NVIDIA's: the same names, deb
-versions, architectures and Depends (see /work/shared/FACTS.md), installed at the same
-paths. The packages built here carry all of that, but their executables are tiny shell
-scripts that only print versions and, for ``nvidia-container-runtime``, hand over to
-``runc`` so containers still start. Every package's Maintainer and Description say plainly
-that it is a gpu-docker test fixture.
+versions, architectures, Depends/Breaks/Replaces, installed at the same paths, and
+maintainer scripts that act on the host the way each release's do (:class:`Generation`:
+1.17, 1.18-1.19, 1.20). The packages built here carry all of that, but their executables
+are tiny shell scripts (``gpu_docker.lab.fixtures``) that print versions, rewrite the toolkit's
+config.toml the way the -base postinst makes nvidia-ctk do, write a fake CDI spec and, for
+``nvidia-container-runtime``, hand over to ``runc`` so containers still start. Every
+package's Maintainer and Description, and every file, say plainly that it is a gpu-docker
+test fixture.
 
 Output is deterministic (fixed mtimes, sorted members, fixed compression) so that
 checksums stay stable from one build to the next.
@@ -22,6 +25,7 @@ import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from debian.debian_support import Version
@@ -44,154 +48,60 @@ EXTRA_PACKAGES = (
     "nvidia-container-toolkit-operator-extensions",
 )
 
-_CLI = """#!/bin/sh
-# gpu-docker TEST FIXTURE standing in for NVIDIA's nvidia-container-cli.
-case "$1" in
-  --version|-V)
-    echo "cli-version: {version}"
-    echo "lib-version: {version}"
-    echo "build revision: gpu-docker-standin (test fixture)"
-    ;;
-esac
-exit 0
-"""
 
-_CTK = """#!/bin/sh
-# gpu-docker TEST FIXTURE standing in for NVIDIA's nvidia-ctk.
-# --version prints a version; `config --config-file=F --in-place` creates F when missing
-# (as the real base package's postinst relies on); `cdi generate --output=F` writes a
-# plausible CDI spec naming no real device; anything else exits 0 quietly.
-config_file=""
-is_config=""
-is_cdi=""
-output=""
-for arg in "$@"; do
-  case "$arg" in
-    --version|-v)
-      echo "NVIDIA Container Toolkit CLI version {version} (gpu-docker test fixture)"
-      exit 0
-      ;;
-    config) is_config=1 ;;
-    cdi) is_cdi=1 ;;
-    --config-file=*) config_file="${{arg#--config-file=}}" ;;
-    --output=*) output="${{arg#--output=}}" ;;
-  esac
-done
-if [ -n "$is_cdi" ] && [ -n "$output" ]; then
-  # The generation time makes every spec's bytes differ: a rerun that regenerates shows.
-  cat > "$output" <<SPEC
-# Written by the gpu-docker TEST FIXTURE nvidia-ctk {version}, not by NVIDIA's tool:
-# no device below is real. Generated at $(date -u +%Y-%m-%dT%H:%M:%S.%NZ).
----
-cdiVersion: 0.5.0
-kind: nvidia.com/gpu
-devices:
-- name: "0"
-  containerEdits:
-    deviceNodes:
-    - path: /dev/nvidia0
-- name: all
-  containerEdits:
-    deviceNodes:
-    - path: /dev/nvidia0
-containerEdits:
-  env:
-  - NVIDIA_VISIBLE_DEVICES=void
-  deviceNodes:
-  - path: /dev/nvidiactl
-  hooks:
-  - hookName: createContainer
-    path: /usr/bin/nvidia-cdi-hook
-    args:
-    - nvidia-cdi-hook
-    - update-ldcache
-SPEC
-  exit 0
-fi
-if [ -n "$is_config" ] && [ -n "$config_file" ] && [ ! -e "$config_file" ]; then
-  mkdir -p "$(dirname "$config_file")"
-  # The layout and defaults of the file NVIDIA's nvidia-ctk 1.17 writes (its keys, the
-  # commented-out optional ones), so merges into it meet what they meet on real hosts.
-  cat > "$config_file" <<'EOF'
-# Written by the gpu-docker TEST FIXTURE nvidia-ctk {version}, not by NVIDIA's tool.
-#accept-nvidia-visible-devices-as-volume-mounts = false
-#accept-nvidia-visible-devices-envvar-when-unprivileged = true
-disable-require = false
-supported-driver-capabilities = "compat32,compute,display,graphics,ngx,utility,video"
-#swarm-resource = "DOCKER_RESOURCE_GPU"
+#: How each generation behaves on the host, from NVIDIA's packaging/debian at its tags
+#: (control, *.install, *.postinst, *.maintscript, rules) and CHANGELOG.md.
+@dataclass(frozen=True)
+class Generation:
+    """What a release line's packages do beyond their names: where the nvidia-cdi-refresh
+    units go (none before 1.18), how the -base postinst turns them on, and whether its
+    config rewrite puts defaults back over keys set to them (fixed in 1.20.0)."""
 
-[nvidia-container-cli]
-#debug = "/var/log/nvidia-container-toolkit.log"
-environment = []
-#ldcache = "/etc/ld.so.cache"
-ldconfig = "@/sbin/ldconfig"
-load-kmods = true
-#no-cgroups = false
-#path = "/usr/bin/nvidia-container-cli"
-#root = "/run/nvidia/driver"
-#user = "root:video"
+    tools_exact: bool  # libnvidia-container-tools (= V), not (>= V): 1.18+
+    seccomp: bool  # libnvidia-container1 Depends on libseccomp2: up to 1.17.x
+    unit_dir: str  # "" (no units), /etc/systemd/system (1.18, 1.19), /lib/systemd/system
+    units_by: str  # none | postinst (1.18, 1.19) | debhelper (1.20)
+    reverts_defaults: bool  # the config rewrite comments out keys set to their default
+    smi_start: bool  # the service runs nvidia-smi -L before generating: 1.19+
 
-[nvidia-container-runtime]
-#debug = "/var/log/nvidia-container-runtime.log"
-log-level = "info"
-mode = "auto"
-runtimes = ["docker-runc", "runc", "crun"]
 
-[nvidia-container-runtime.modes]
+def generation(version: str) -> Generation:
+    """The behaviour of release ``version`` (upstream, ``1.20.0``)."""
+    v = Version(version)
+    if v < Version("1.18"):
+        return Generation(False, True, "", "none", True, False)
+    if v < Version("1.20"):
+        smi = v >= Version("1.19")
+        return Generation(True, False, "/etc/systemd/system", "postinst", True, smi)
+    return Generation(True, False, "/lib/systemd/system", "debhelper", False, True)
 
-[nvidia-container-runtime.modes.cdi]
-annotation-prefixes = ["cdi.k8s.io/"]
-default-kind = "nvidia.com/gpu"
-spec-dirs = ["/etc/cdi", "/var/run/cdi"]
 
-[nvidia-container-runtime.modes.csv]
-mount-spec-path = "/etc/nvidia-container-runtime/host-files-for-container.d"
+#: The package holding the fixture files (scripts, units) the debs are built from.
+FIXTURES = "gpu_docker.lab.fixtures"
+ENV_FILE = "/etc/nvidia-container-toolkit/nvidia-cdi-refresh.env"
+UNITS = ("nvidia-cdi-refresh.service", "nvidia-cdi-refresh.path")
+_SMI_START = "ExecStart=/bin/sh -c '/usr/bin/nvidia-smi -L || /usr/sbin/nvidia-smi -L'"
+# NVIDIA's Breaks/Replaces, the same from 1.17.8 to 1.20.0 (packaging/debian/control).
+_OLD_RUNTIME = "nvidia-container-runtime (<= 3.5.0-1), nvidia-container-runtime-hook"
 
-[nvidia-container-runtime-hook]
-path = "nvidia-container-runtime-hook"
-skip-mode-detection = false
 
-[nvidia-ctk]
-path = "nvidia-ctk"
-EOF
-fi
-exit 0
-"""
+def _resource(package: str, name: str, **values: str) -> str:
+    """A fixture file of ``package`` with its ``@KEY@`` placeholders filled in."""
+    text = files(package).joinpath(name).read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    return text
 
-_RUNTIME = """#!/bin/sh
-# gpu-docker TEST FIXTURE standing in for NVIDIA's nvidia-container-runtime:
-# it hands every runtime call to runc so containers run, without any GPU support.
-if [ "$1" = "--version" ]; then
-  echo "NVIDIA Container Runtime version {version} (gpu-docker test fixture)"
-  exit 0
-fi
-PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-exec runc "$@"
-"""
 
-_QUIET = """#!/bin/sh
-# gpu-docker TEST FIXTURE standing in for NVIDIA's {name}: --version prints,
-# anything else exits 0 quietly.
-if [ "$1" = "--version" ]; then
-  echo "{name} version {version} (gpu-docker test fixture)"
-fi
-exit 0
-"""
-
-_BASE_POSTINST = """#!/bin/sh
-# gpu-docker TEST FIXTURE: mirrors the real nvidia-container-toolkit-base postinst.
-set -e
-if [ "$1" = "configure" ]; then
-  nvidia-ctk --quiet config --config-file=/etc/nvidia-container-runtime/config.toml --in-place
-fi
-exit 0
-"""
+def _script(name: str, **values: str) -> str:
+    return _resource(FIXTURES, f"{name}.sh", **values)
 
 
 @dataclass(frozen=True)
 class _Spec:
-    """What one stand-in package is: name, relations, and files by install path
-    (``conffiles``: those dpkg registers as configuration, as NVIDIA's packages did)."""
+    """What one stand-in package is: name, relations, files by install path
+    (``conffiles``: those dpkg registers as configuration, as debhelper does for /etc)
+    and maintainer scripts."""
 
     name: str
     depends: str
@@ -199,22 +109,65 @@ class _Spec:
     files: dict[str, str] = field(default_factory=dict)
     postinst: str = ""
     conffiles: tuple[str, ...] = ()
+    breaks: str = ""
+    replaces: str = ""
+    preinst: str = ""
+    postrm: str = ""
+
+
+def _base(version: str, gen: Generation) -> _Spec:
+    """nvidia-container-toolkit-base: the runtime, nvidia-ctk, the CDI hook, and from 1.18
+    the refresh units and their env file."""
+
+    def quiet(name: str) -> str:
+        return _script("quiet", NAME=name, VERSION=version)
+
+    found = {
+        "/usr/bin/nvidia-ctk": _script(
+            "nvidia_ctk", VERSION=version, REVERTS="1" if gen.reverts_defaults else "0"
+        ),
+        "/usr/bin/nvidia-container-runtime": _script("nvidia_container_runtime", VERSION=version),
+        "/usr/bin/nvidia-cdi-hook": quiet("nvidia-cdi-hook"),
+    }
+    conffiles: list[str] = []
+    if gen.unit_dir:
+        smi = _SMI_START if gen.smi_start else ""
+        for unit in UNITS:
+            text = _resource(FIXTURES, unit, VERSION=version, SMI_START=smi)
+            found[f"{gen.unit_dir}/{unit}"] = text
+        found[ENV_FILE] = _resource(FIXTURES, "nvidia-cdi-refresh.env", VERSION=version)
+        conffiles = sorted(path for path in found if path.startswith("/etc/"))
+    maintscript = (
+        _script("base_maintscript", VERSION=version) if gen.units_by == "debhelper" else ""
+    )
+    return _Spec(
+        "nvidia-container-toolkit-base",
+        "",
+        "NVIDIA Container Toolkit base (gpu-docker TEST FIXTURE)",
+        found,
+        postinst=_script("base_postinst", VERSION=version, UNITS=gen.units_by),
+        conffiles=tuple(conffiles),
+        breaks=f"{_OLD_RUNTIME}, nvidia-container-toolkit (<= 1.10.0-1)",
+        replaces=_OLD_RUNTIME,
+        preinst=maintscript,
+        postrm=maintscript,
+    )
 
 
 def _specs(version: str, arch: str) -> list[_Spec]:
-    """The seven packages of a release, with NVIDIA's Depends for ``version``."""
+    """The seven packages of a release, with NVIDIA's relations for ``version``."""
     deb = f"{version}-1"
-    since_118 = Version(version) >= Version("1.18")
+    gen = generation(version)
     lib_depends = "libc6 (>= 2.27), libcap2 (>= 1:2.10)"
-    if not since_118:
+    if gen.seccomp:
         lib_depends += ", libseccomp2 (>= 2.5)"
-    tools_pin = "=" if since_118 else ">="
+    tools_pin = "=" if gen.tools_exact else ">="
     triplet = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}.get(
         arch, f"{arch}-linux-gnu"
     )
 
     def quiet(name: str) -> str:
-        return _QUIET.format(name=name, version=version)
+        return _script("quiet", NAME=name, VERSION=version)
 
     def marker(name: str) -> str:
         return f"gpu-docker test fixture for {name} {version}: not NVIDIA's file.\n"
@@ -230,19 +183,9 @@ def _specs(version: str, arch: str) -> list[_Spec]:
             "libnvidia-container-tools",
             f"libc6 (>= 2.27), libcap2 (>= 1:2.10), libnvidia-container1 (>= {deb})",
             "NVIDIA container runtime library CLI (gpu-docker TEST FIXTURE)",
-            {"/usr/bin/nvidia-container-cli": _CLI.format(version=version)},
+            {"/usr/bin/nvidia-container-cli": _script("nvidia_container_cli", VERSION=version)},
         ),
-        _Spec(
-            "nvidia-container-toolkit-base",
-            "",
-            "NVIDIA Container Toolkit base (gpu-docker TEST FIXTURE)",
-            {
-                "/usr/bin/nvidia-ctk": _CTK.format(version=version),
-                "/usr/bin/nvidia-container-runtime": _RUNTIME.format(version=version),
-                "/usr/bin/nvidia-cdi-hook": quiet("nvidia-cdi-hook"),
-            },
-            postinst=_BASE_POSTINST,
-        ),
+        _base(version, gen),
         _Spec(
             "nvidia-container-toolkit",
             f"nvidia-container-toolkit-base (= {deb}), "
@@ -250,6 +193,10 @@ def _specs(version: str, arch: str) -> list[_Spec]:
             "libnvidia-container-tools (<< 2.0.0)",
             "NVIDIA Container Toolkit (gpu-docker TEST FIXTURE)",
             {"/usr/bin/nvidia-container-runtime-hook": quiet("nvidia-container-runtime-hook")},
+            postinst=_script("toolkit_postinst"),
+            breaks=_OLD_RUNTIME,
+            replaces=_OLD_RUNTIME,
+            postrm=_script("toolkit_postrm"),
         ),
         _Spec(
             "libnvidia-container-dev",
@@ -307,7 +254,9 @@ def _legacy_specs() -> list[tuple[_Spec, str]]:
                 f"nvidia-container-toolkit (>= 1.13.0-1), {docker_alternatives}",
                 "nvidia-docker CLI wrapper (gpu-docker TEST FIXTURE)",
                 {
-                    "/usr/bin/nvidia-docker": _QUIET.format(name="nvidia-docker", version="2.13.0"),
+                    "/usr/bin/nvidia-docker": _script(
+                        "quiet", NAME="nvidia-docker", VERSION="2.13.0"
+                    ),
                     "/etc/docker/daemon.json": LEGACY_DAEMON_JSON,
                 },
                 conffiles=("/etc/docker/daemon.json",),
@@ -344,6 +293,10 @@ def _control(spec: _Spec, version: str, arch: str, installed_kib: int) -> str:
     ]
     if spec.depends:
         lines.append(f"Depends: {spec.depends}")
+    if spec.breaks:
+        lines.append(f"Breaks: {spec.breaks}")
+    if spec.replaces:
+        lines.append(f"Replaces: {spec.replaces}")
     lines += [
         "Section: utils",
         "Priority: optional",
@@ -377,8 +330,9 @@ def _build_one(spec: _Spec, version: str, arch: str, outdir: Path) -> Path:
             _control(spec, version, arch, max(1, (size + 1023) // 1024)),
             0o644,
         )
-        if spec.postinst:
-            _write(root / "DEBIAN/postinst", spec.postinst, 0o755)
+        for script in ("preinst", "postinst", "postrm"):
+            if getattr(spec, script):
+                _write(root / "DEBIAN" / script, getattr(spec, script), 0o755)
         if spec.conffiles:
             _write(root / "DEBIAN/conffiles", "".join(f"{c}\n" for c in spec.conffiles), 0o644)
         for path in sorted(root.rglob("*"), reverse=True):
@@ -448,14 +402,20 @@ def build_release_tarball(version: str, arch: str, outdir: Path) -> tuple[Path, 
         gz.write(raw.getvalue())
     digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
     checksums = outdir / checksums_name(version)
-    checksums.write_text(f"{digest}  {tarball.name}\n", encoding="utf-8")
+    # NVIDIA's hack/prepare-artifacts.sh names the tarball with its release directory.
+    listed = f"release-v{version}-stable/{tarball.name}"
+    checksums.write_text(f"{digest}  {listed}\n", encoding="utf-8")
     return tarball, checksums
 
 
 __all__ = [
+    "ENV_FILE",
     "EXTRA_PACKAGES",
+    "UNITS",
+    "Generation",
     "build_release_tarball",
     "build_standin_debs",
     "checksums_name",
+    "generation",
     "tarball_name",
 ]

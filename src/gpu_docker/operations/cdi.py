@@ -24,7 +24,8 @@ def spec(
 ) -> Generator[StringCommand, None, None]:
     """
     Generate NVIDIA's CDI spec when it is missing or stale, or let the toolkit's
-    ``nvidia-cdi-refresh`` units (1.18+) do it.
+    ``nvidia-cdi-refresh`` units (1.18+, systemd hosts) do it; the spec of the other way
+    is removed first (see :func:`gpu_docker.cdi.leftovers`).
 
     + spec: where the spec goes (CDI loaders read /etc/cdi)
     + stamp: where the driver and toolkit versions it was generated for are recorded
@@ -48,9 +49,16 @@ def spec(
         host.noop(why)
         return
     host.log(why)
+    if action == "generate" and facts.refresh_lingering:
+        # Stopped first, or the units regenerate their spec after it went.
+        yield StringCommand(
+            "systemctl", "stop", "nvidia-cdi-refresh.path", "nvidia-cdi-refresh.service"
+        )
+    gone = cdi.leftovers(facts, action)
+    if gone:
+        yield StringCommand("rm", "-f", *gone)
     if action == "refresh-units":
-        yield StringCommand("systemctl", "enable", "--now", "nvidia-cdi-refresh.path")
-        yield StringCommand("systemctl", "start", "nvidia-cdi-refresh.service")
+        yield sh.command("cdi_refresh_units")
         return
     yield sh.command("cdi_generate", spec, stamp, cdi.stamp_for(facts.driver, facts.toolkit))
 
@@ -84,7 +92,9 @@ def remove_spec(
         cdi.remove_spec(name="Remove the CDI spec (it calls the removed toolkit's hook)")
     """
     facts = host_state.read(CdiFacts, spec=spec, stamp=stamp)
-    if not facts.spec_exists and not facts.stamp:
+    if not facts.spec_exists and not facts.stamp and not facts.refresh_spec:
         host.noop("no CDI spec")
         return
-    yield StringCommand("rm", "-f", spec, stamp)
+    # The refresh units' spec too: the units go with the package, their spec would not.
+    extra = [facts.refresh_spec_path] if facts.refresh_spec else []
+    yield StringCommand("rm", "-f", spec, stamp, *extra)

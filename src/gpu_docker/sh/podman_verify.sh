@@ -20,7 +20,8 @@ if ! version=$(timeout 60 podman version --format '{{.Client.Version}}' 2>&1); t
     exit 0
 fi
 echo "engine_version=$version"
-[ -f "$spec" ] && echo "cdi_spec=1"
+# Or where the toolkit's nvidia-cdi-refresh units (1.18+, systemd) write it instead.
+{ [ -f "$spec" ] || [ -f /var/run/cdi/nvidia.yaml ]; } && echo "cdi_spec=1"
 facts=$(gpu_facts)
 [ -z "$facts" ] || printf '%s\n' "$facts"
 gpus=$(gpu_count "$facts")
