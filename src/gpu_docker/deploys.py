@@ -154,6 +154,9 @@ def converge(project_root: Path | None = None) -> None:
     if issues:
         fail(name="Preflight", message="; ".join(issues))
         return
+    exposure = preflight.pin_exposure(settings)
+    if exposure:
+        runtime_config_ops.warn(f"the pin: {exposure} (vulnerable_pin=refuse stops such a pin)")
 
     dpkg.check_packages(
         name="Check held and newer toolkit packages",

@@ -22,11 +22,14 @@ from typing import Any
 import click
 from pyinfra.api.state import State, StateStage
 
+from gpu_docker import advisories
 from gpu_docker.verify import (
     CHECK_TITLES,
     Verification,
     check_problem,
     device_driver_registered,
+    installed_toolkit,
+    open_bulletins,
     pending_restart,
 )
 
@@ -44,6 +47,10 @@ def record(host: str, report: Verification, runtime_name: str, problem: str | No
         "os": report.os,
         "docker_version": report.docker_version,
         "toolkit_packages": dict(sorted(report.packages.items())),
+        "toolkit_version": installed_toolkit(report) or None,
+        "open_cves": advisories.records(open_bulletins(report))
+        if installed_toolkit(report)
+        else None,
         "runtimes": list(report.dockerd.runtimes) if report.dockerd.runtimes is not None else None,
         "device_driver_registered": device_driver_registered(report),
         "pending_restart": pending_restart(report, runtime_name),
@@ -88,9 +95,19 @@ def _toolkit(packages: Mapping[str, str]) -> str:
     return ",".join(versions) if versions else "-"
 
 
+def _cves(found: Sequence[Mapping[str, Any]] | None) -> str:
+    """The table's mark of a host whose toolkit has open bulletins: count and top CVSS."""
+    if found is None:
+        return "-"
+    if not found:
+        return "none"
+    return f"{len(found)}:CVSS{max(cve['cvss'] for cve in found)}"
+
+
 def table(records: Sequence[Record]) -> list[str]:
-    """One line per host: verdict, docker, toolkit, device driver, GPUs, checks, problem."""
-    header = ("host", "status", "docker", "toolkit", "--gpus", "gpus", "checks")
+    """One line per host: verdict, docker, toolkit, its open CVEs, device driver, GPUs,
+    checks, problem."""
+    header = ("host", "status", "docker", "toolkit", "CVEs", "--gpus", "gpus", "checks")
     rows: list[tuple[str, ...]] = []
     problems: list[str] = []
     for r in sorted(records, key=lambda r: r["host"]):
@@ -102,6 +119,7 @@ def table(records: Sequence[Record]) -> list[str]:
                 r["status"],
                 r.get("docker_version") or "-",
                 _toolkit(r.get("toolkit_packages", {})),
+                _cves(r.get("open_cves")),
                 driver,
                 str(len(r.get("gpus", []))) if "gpus" in r else "-",
                 checks or "-",
