@@ -1,4 +1,4 @@
-"""Settings for every host (see the README's settings table for all of them)."""
+"""Settings for every host (docs/settings.md lists all of them)."""
 
 # Pinned: all four toolkit packages move together, only when this changes.
 toolkit_version = "1.17.8"

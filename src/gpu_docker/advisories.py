@@ -258,3 +258,18 @@ def records(bulletins: list[Bulletin]) -> list[dict[str, object]]:
         for bulletin in bulletins
         for cve in bulletin.cves
     ]
+
+
+def markdown_table() -> str:
+    """The bulletins as the docs show them (docs/toolkit-versions.md, tested equal)."""
+    rows = [
+        "| bulletin | published | CVE | CVSS | affected | first fixed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for bulletin in BULLETINS:
+        for cve in bulletin.cves:
+            rows.append(
+                f"| [{bulletin.answer_id}]({bulletin.url}) | {bulletin.published.isoformat()} "
+                f"| {cve.id} | {cve.cvss} | up to {bulletin.last_affected} | {bulletin.fixed} |"
+            )
+    return "\n".join(rows) + "\n"

@@ -2,8 +2,9 @@
 
 Operators set these in group data (``inventories/group_data/*.py``), per host in the
 inventory, or with ``--data key=value``. The declaration below is the single source of
-truth: :func:`load_settings` validates against it, and the README's settings table is
-generated from it (``python -m gpu_docker.settings``), so the two never disagree.
+truth: :func:`load_settings` validates against it, and the settings table in
+docs/settings.md is generated from it (``python -m gpu_docker.settings``), so the two never
+disagree.
 
 A typo such as ``toolkit_verison`` is an error, not a silently ignored key: host data
 that belongs to pyinfra itself (``ssh_*``, ``_sudo`` ...) is the only data let through.
@@ -312,7 +313,7 @@ class Settings:
             "merged (as them), their docker restarted with `systemctl --user` when it changed, "
             "and `nvidia-container-cli.no-cgroups = true` host-wide. A host that also runs "
             "rootful docker or containerd is refused unless `runtime_mode` is `cdi` (see "
-            "the README). On the command line give a JSON list.",
+            "docs/rootless.md). On the command line give a JSON list.",
             "Rootless docker",
         ),
     )
@@ -561,7 +562,7 @@ def _suggest(key: str, known: Mapping[str, object]) -> str:
 
 
 def settings_table() -> str:
-    """The README's settings table, generated from the declaration above."""
+    """The settings table of docs/settings.md, generated from the declaration above."""
     hints = typing.get_type_hints(Settings)
     rows = ["| setting | type | default | meaning |", "|---|---|---|---|"]
     section = None

@@ -2,6 +2,7 @@
 the verify report's marks, and ``gpu-docker advisories``."""
 
 import json
+from pathlib import Path
 
 import pytest
 from test_verify import verification
@@ -161,3 +162,8 @@ def test_verify_names_the_installed_toolkits_open_cves_and_the_report_carries_th
 def test_a_mixed_install_is_judged_by_its_oldest_package():
     mixed = dict.fromkeys(PACKAGES, "1.20.0-1") | {"libnvidia-container1": "1.19.0-1"}
     assert installed_toolkit(verification(packages=mixed)) == "1.19.0"
+
+
+def test_the_docs_table_is_generated_from_the_data():
+    page = (Path(__file__).parents[2] / "docs" / "toolkit-versions.md").read_text()
+    assert advisories.markdown_table() in page, "paste advisories.markdown_table() into the page"

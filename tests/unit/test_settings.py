@@ -96,6 +96,8 @@ def test_optional_image_may_be_unset_or_a_string():
     assert load_settings("h", {"smoke_test_image": "cuda:12"}).smoke_test_image == "cuda:12"
 
 
-def test_readme_settings_table_is_generated_from_the_declaration():
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert settings_table() in readme, "run: python -m gpu_docker.settings and paste into README"
+def test_docs_settings_table_is_generated_from_the_declaration():
+    page = (Path(__file__).parents[2] / "docs" / "settings.md").read_text()
+    assert settings_table() in page, (
+        "run: python -m gpu_docker.settings and paste into docs/settings.md"
+    )
