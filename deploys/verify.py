@@ -1,4 +1,4 @@
-"""Read-only report: does each host list the nvidia runtime, and can it run a GPU container?
+"""Read-only report: can each host run a GPU container through the engines it names?
 
 pyinfra inventories/lab.py deploys/verify.py -y
 """

@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-shellcheck src/gpu_docker/sh/*.sh scripts/*.sh bench/*.sh
+shellcheck src/gpu_docker/sh/*.sh src/gpu_docker/lab/sh/*.sh scripts/*.sh bench/*.sh
 .venv/bin/mypy src
 .venv/bin/python -m pytest "$@"

@@ -47,7 +47,11 @@ def stamp_for(driver: str, toolkit: str) -> str:
 def spec_action(facts: CdiHost) -> tuple[str, str]:
     """``(action, why)``: ``none``, ``generate`` or ``refresh-units``."""
     if not facts.driver:
-        return "none", "no NVIDIA driver: no CDI spec to generate (it needs the driver's files)"
+        return "none", (
+            "no CDI spec made: no NVIDIA driver on this host (nvidia-ctk cdi generate needs "
+            "the driver's files); --device nvidia.com/gpu=all cannot work until a driver is "
+            "installed and the deploy runs again"
+        )
     if facts.refresh_units:
         if facts.refresh_enabled and facts.spec_exists:
             return "none", "nvidia-cdi-refresh keeps the CDI spec current"

@@ -4,10 +4,11 @@ compose. Other deploys can reuse them:
     from gpu_docker.deploys import converge
     converge()
 
-``converge`` reads like the design: settings, preflight, install (apt or offline),
-daemon.json, apply to docker, verify. Every host-dependent decision lives in an
-operation (``gpu_docker.operations``); this module only reads the preflight facts
-(read-only) and the controller's bundle, and wires the operations together.
+``converge`` reads as its plan: settings, read the host and preflight, install (apt or
+offline), configure each engine, apply, verify; each step is a function of
+:mod:`gpu_docker.plan`. Every host-dependent decision lives in an operation
+(``gpu_docker.operations``); the deploys and their steps only read the preflight facts
+(read-only) and the controller's bundle, and wire the operations together.
 """
 
 from __future__ import annotations
@@ -18,29 +19,21 @@ from pyinfra import host, state
 from pyinfra.api import deploy
 from pyinfra.api.operation import OperationMeta
 
-from gpu_docker import fleet_report, preflight, rootless, run, runtime_config, toolkit
+from gpu_docker import fleet_report, plan, run, runtime_config, toolkit
 from gpu_docker.bundle.manifest import Manifest
-from gpu_docker.cdi import daemon_json_owned, docker_supports_cdi
-from gpu_docker.daemon_json import DaemonJsonError, deep_merge, render_owned, template_path
-from gpu_docker.facts import host_state
 from gpu_docker.facts.containerd import ContainerdFacts
-from gpu_docker.facts.files import RemoteFileText
 from gpu_docker.facts.preflight import HostPreflight
-from gpu_docker.facts.rootless import RootlessDocker
 from gpu_docker.files import pre_rollback_suffix
-from gpu_docker.nvml import UDEV_RULE, UDEV_RULE_PATH
 from gpu_docker.operations import (
     apt,
     cdi,
     containerd,
-    daemon_json,
     docker,
     dpkg,
-    nvml,
+    engines,
 )
 from gpu_docker.operations import files as root_files
 from gpu_docker.operations import rootless as rootless_ops
-from gpu_docker.operations import runtime_config as runtime_config_ops
 from gpu_docker.operations.files import root_file
 from gpu_docker.operations.util import fail
 from gpu_docker.settings import Settings, SettingsError
@@ -113,150 +106,48 @@ def converge(project_root: Path | None = None) -> None:
 
     ``project_root`` is the checkout holding ``templates/`` and ``files/debs``; without it
     the package's own template is used and a relative ``bundle_dir`` is read from the cwd.
+    Each step is a function of :mod:`gpu_docker.plan`, which says why it is there.
     """
     backup = run.start("converged")
     settings = run.settings_or_fail()
     if settings is None:
         return
-    run.read_host(settings)
-    facts = host_state.read(HostPreflight)
-    manifest = None
-    if settings.install_method == "offline":
-        manifest, issues = preflight.offline_checks(settings, facts, project_root)
-    else:
-        issues = preflight.problems(settings, facts)
-    try:
-        owned = render_owned(
-            template_path(project_root),
-            runtime_name=settings.runtime_name,
-            runtime_path=settings.runtime_path,
-            set_default_runtime=settings.set_default_runtime,
-            live_restore=settings.live_restore,
-            extra=settings.daemon_json_extra,
-        )
-    except DaemonJsonError as exc:
-        issues.append(str(exc))
-        owned = {}
-    unloaded = ""
-    rootless_only = rootless.rootless_only(settings, facts.docker is not None, facts.docker_enabled)
-    if settings.uses_docker and not rootless_only:
-        found, unloaded = docker.startup_problems(settings.daemon_json_path, owned)
-        issues += found
-    if settings.uses_containerd:
-        containerd_host = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
-        issues += preflight.containerd_problems(settings, containerd_host)
-    for user in settings.rootless_users:
-        issues += rootless.problems(settings, host.get_fact(RootlessDocker, user=user))
-    runtime_owned = runtime_config.owned(settings)
-    if runtime_owned:
-        current = host.get_fact(RemoteFileText, path=runtime_config.CONFIG_PATH)
-        issues += runtime_config.problems(current, runtime_owned)
-    if issues:
-        fail(name="Preflight", message="; ".join(issues))
+    found = plan.read_host(settings, project_root)
+    if found.issues:
+        fail(name="Preflight", message="; ".join(found.issues))
         return
-    exposure = preflight.pin_exposure(settings)
-    if exposure:
-        runtime_config_ops.warn(f"the pin: {exposure} (vulnerable_pin=refuse stops such a pin)")
-
-    dpkg.check_packages(
-        name="Check held and newer toolkit packages",
-        packages=toolkit.PACKAGES,
-        wanted=settings.deb_version,
-        release_holds=settings.release_holds,
-    )
-    dpkg.restore_kept(
-        name="Put back a daemon.json an interrupted purge left aside",
-        daemon_json_path=settings.daemon_json_path,
-    )
-    dpkg.purge_legacy(
-        name="Purge NVIDIA's superseded packages (nvidia-docker2, nvidia-container-runtime)",
-        packages=toolkit.LEGACY_PACKAGES,
-        daemon_json_path=settings.daemon_json_path,
-        keep=backup.removesuffix(".bak") + ".keep",
-        toolkit=toolkit.PACKAGES,
-        lock_wait=dpkg.lock_wait(settings.dpkg_lock_timeout),
-    )
-    docker_version = facts.docker.server_version if facts.docker else facts.dockerd_version
-    if settings.cdi and settings.uses_docker and not docker_supports_cdi(docker_version):
-        cdi.warn_docker_too_old(docker_version)
-    owned = deep_merge(owned, daemon_json_owned(settings.cdi, docker_version))
-
-    if settings.uses_docker and facts.docker is None and not rootless_only:
-        docker.start(
-            name="Start docker (it was not running)",
-            init=facts.init,
-            timeout=settings.restart_timeout,
-        )
-    if manifest is not None:
-        installed = install_offline(settings=settings, manifest=manifest)
+    plan.warn_vulnerable_pin(settings)
+    plan.clear_packages(settings, backup)
+    owned = plan.docker_owned(settings, found)
+    plan.start_docker(settings, found)
+    if found.manifest is not None:
+        installed = install_offline(settings=settings, manifest=found.manifest)
     else:
         installed = install_online(settings=settings, backup=backup)
-    if runtime_owned:
-        runtime_config_ops.merge(
-            name="Merge the runtime settings into the toolkit's config.toml (no restart)",
-            owned=runtime_owned,
-            backup=backup,
-        )
-    for note in runtime_config.notes(settings):
-        runtime_config_ops.warn(note)
-    if settings.cdi:
-        cdi.spec(name="Generate the CDI spec if it is missing or stale")
+    plan.configure_toolkit(settings, found, backup)
     if settings.uses_containerd:
-        # The shim starts the runtime per container, so a new toolkit alone needs no restart.
-        config_toml = containerd.merge(
-            name="Merge the nvidia runtime into containerd's config.toml",
-            settings=settings,
-            backup=backup,
-        )
-        containerd.apply(
-            name=f"Apply to containerd ({settings.restart_strategy} if its config changed)",
-            changes=[config_toml],
-            settings=settings,
-            backup=backup,
-            service=containerd_host.service,
-        )
+        plan.converge_containerd(settings, found, backup)
+    if settings.uses_podman:
+        plan.verify_podman()
     for user in settings.rootless_users:
-        rootless_user(settings=settings, user=user, installed=installed, backup=backup)
-    if not settings.uses_docker or rootless_only:
-        return
-    if nvml.wanted(settings.nvml_symlinks):
-        root_file(
-            name="Install NVIDIA's udev rule for the /dev/char links",
-            dest=UDEV_RULE_PATH,
-            content=UDEV_RULE,
+        rootless_user(
+            settings=settings,
+            user=user,
+            installed=installed,
+            backup=backup,
+            docker_version=found.docker_version,
         )
-        nvml.dev_char_symlinks(name="Create the /dev/char links of the NVIDIA devices")
-    config = daemon_json.merge(
-        name="Merge the nvidia runtime into daemon.json",
-        path=settings.daemon_json_path,
-        owned=owned,
-        backup=backup,
-    )
-    docker.apply(
-        name=f"Apply to docker ({settings.restart_strategy} if needed, for --gpus too)",
-        changes=[installed, config],
-        strategy=settings.restart_strategy,
-        daemon_json_path=settings.daemon_json_path,
-        backup=backup,
-        runtime_name=settings.runtime_name,
-        timeout=settings.restart_timeout,
-        preflight=facts,
-        live_restore=settings.live_restore,
-        serve_gpus=True,
-        unloaded=unloaded,
-    )
-    # A host left with a restart pending (restart_strategy=never) failed above: it is
-    # neither converged nor verified.
-    docker.verify(
-        name="Verify GPU containers run (docker run --gpus all)",
-        runtime_name=settings.runtime_name,
-        smoke_test_image=settings.smoke_test_image,
-        packages=toolkit.PACKAGES,
-    )
+    if not found.applies_to_docker(settings):
+        return
+    plan.link_nvml_devices(settings)
+    plan.apply_to_docker(settings, found, owned, installed, backup)
+    plan.verify_docker(settings)
 
 
 @deploy("Rootless docker")
-def rootless_user(settings: Settings, user: str, installed: OperationMeta, backup: str) -> None:
+def rootless_user(
+    settings: Settings, user: str, installed: OperationMeta, backup: str, docker_version: str
+) -> None:
     """A rootless user's daemon.json merged (as them), their docker restarted through
     ``systemctl --user`` if it or the toolkit changed, then ``--gpus all`` run in it."""
     config = rootless_ops.merge(
@@ -264,6 +155,7 @@ def rootless_user(settings: Settings, user: str, installed: OperationMeta, backu
         settings=settings,
         user=user,
         backup=backup,
+        docker_version=docker_version,
     )
     rootless_ops.apply(
         name=f"Apply to {user}'s rootless docker (systemctl --user, if anything changed)",
@@ -277,7 +169,8 @@ def rootless_user(settings: Settings, user: str, installed: OperationMeta, backu
 
 @deploy("gpu-docker verify")
 def verify() -> None:
-    """Whether GPU containers work on the current host; fail it if not.
+    """Whether GPU containers work on the current host through each engine
+    ``container_engine`` names (docker, containerd, podman), and only those; fail it if not.
 
     Each host's result also goes to the fleet report: a table when the run ends, and a
     JSON document at ``report_path`` when set. The host is read by an operation, so only
@@ -291,14 +184,31 @@ def verify() -> None:
         fleet.add(fleet_report.absent(host.name, "failed", exc.problem), None)
         fail(name="Check settings", message=exc.problem)
         return
-    docker.verify(
-        name="Verify GPU containers run (docker run --gpus all)",
-        runtime_name=settings.runtime_name,
-        smoke_test_image=settings.smoke_test_image,
-        packages=toolkit.PACKAGES,
-        fleet=True,
-        report_path=settings.report_path,
-    )
+    # The engines container_engine names, and only those.
+    if settings.uses_docker:
+        docker.verify(
+            name="Verify GPU containers run (docker run --gpus all)",
+            runtime_name=settings.runtime_name,
+            smoke_test_image=settings.smoke_test_image,
+            packages=toolkit.PACKAGES,
+            fleet=True,
+            report_path=settings.report_path,
+        )
+    if settings.uses_containerd:
+        engines.verify_containerd(
+            name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
+            config_path=settings.containerd_config_path,
+            runtime_name=settings.runtime_name,
+            cdi=settings.cdi,
+            fleet=True,
+            report_path=settings.report_path,
+        )
+    if settings.uses_podman:
+        engines.verify_podman(
+            name="Verify a GPU container runs through podman (CDI)",
+            fleet=True,
+            report_path=settings.report_path,
+        )
 
 
 @deploy("gpu-docker rollback")

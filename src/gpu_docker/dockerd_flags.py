@@ -7,8 +7,11 @@ daemon.json is the usual case. Nor does it start with a daemon.json the operator
 after dockerd started and that dockerd rejects. A restart would then take docker down,
 and putting the previous daemon.json back would not help: it is the same file. So the
 running dockerd's arguments (``/proc/<pid>/cmdline``) are compared with the keys
-daemon.json will have, and ``dockerd --validate`` reads the current file where it can;
-a host that would not start again is refused with the key named, nothing installed.
+daemon.json will have, and dockerd itself reads the current file: ``dockerd --validate``
+on Docker 23+, an unprivileged load on older ones (docker 20.10: dockerd checks its whole
+configuration before it finds it is not root, see ``dockerd_check`` in
+``sh/lib_dockerd.sh``). A host that would not start again is refused with the key named,
+nothing installed; one whose edit dockerd could not check is refused too, saying so.
 Pure: the fact that reads the host is ``gpu_docker.facts.docker.HostDockerdStartup``.
 """
 
@@ -49,6 +52,11 @@ SHORTHANDS = {
 #: Keys dockerd merges from both places instead of refusing (moby's ``skipDuplicates``).
 MERGED = frozenset({"runtimes"})
 
+
+#: How ``dockerd_check`` (``sh/lib_dockerd.sh``) begins its answer when dockerd could not
+#: say whether it loads the file (neither its ``--validate`` nor the unprivileged load
+#: older ones are asked with answered as dockerd does).
+UNKNOWN = "unknown:"
 
 #: Where gpu-docker notes that it reloaded the running dockerd: ``<dockerd pid> <epoch>``
 #: (``date +%s.%N``; older versions wrote whole seconds, read the same way). A reload loads
@@ -132,9 +140,16 @@ def problems(startup: DockerdStartup, keys: Iterable[str], path: str, configured
         f"(remove one), so a restart would leave docker down; nothing changed"
         for key, flag in conflicts(startup.args, keys)
     ]
-    if startup.validate and startup.validate != "ok":
+    if startup.validate.startswith(UNKNOWN):
+        why = startup.validate[len(UNKNOWN) :].strip() or "no answer"
         found.append(
-            f"{path} was changed since dockerd started and dockerd --validate rejects it "
+            f"{path} was changed since dockerd started and dockerd could not check it ({why}): "
+            "a restart would load that unloaded edit untested; restart docker yourself to "
+            "load it (or undo the edit), then run again; nothing changed"
+        )
+    elif startup.validate and startup.validate != "ok":
+        found.append(
+            f"{path} was changed since dockerd started and dockerd rejects it "
             f"({startup.validate}): a restart would leave docker down; fix it first, nothing changed"
         )
     return found

@@ -1,8 +1,9 @@
 """The fleet report of ``deploys/verify.py``: one JSON document a CI reads, and a table.
 
-Each host's verification becomes one record (OS, docker, toolkit packages, the running
-daemon's runtimes, whether dockerd registered the --gpus device driver, GPUs, every check
-with its command and output line, a pending restart, the verdict). When the run ends the
+Each host's verification becomes one record (the engines ``container_engine`` names and
+it was verified through, OS, docker, toolkit packages, the running daemon's runtimes,
+whether dockerd registered the --gpus device driver, GPUs, every check with its engine,
+command and output line, a pending restart, the verdict). When the run ends the
 records are written to ``report_path`` (if set) and printed as one line per host (after
 an applied run; a ``--dry`` preview verifies nothing and writes nothing);
 hosts that were never reached or never verified appear as such, so the document always
@@ -23,6 +24,7 @@ import click
 from pyinfra.api.state import State, StateStage
 
 from gpu_docker import advisories
+from gpu_docker.engine_verify import EngineReport, check_records
 from gpu_docker.verify import (
     CHECK_TITLES,
     Verification,
@@ -37,6 +39,16 @@ Record = dict[str, Any]
 _COLLECTORS: dict[int, FleetReport] = {}
 
 
+def _security(report: Verification) -> Record:
+    """The installed toolkit version and the CVEs of the NVIDIA bulletins it lacks the fix
+    of (``None`` for both where no toolkit is installed)."""
+    version = installed_toolkit(report)
+    return {
+        "toolkit_version": version or None,
+        "open_cves": advisories.records(open_bulletins(report)) if version else None,
+    }
+
+
 def record(host: str, report: Verification, runtime_name: str, problem: str | None) -> Record:
     """One host's entry in the JSON document."""
     gpus = bool(report.gpu.gpus)
@@ -44,13 +56,11 @@ def record(host: str, report: Verification, runtime_name: str, problem: str | No
         "host": host,
         "status": "failed" if problem else "verified",
         "problem": problem,
+        "engines": ["docker"],
         "os": report.os,
         "docker_version": report.docker_version,
         "toolkit_packages": dict(sorted(report.packages.items())),
-        "toolkit_version": installed_toolkit(report) or None,
-        "open_cves": advisories.records(open_bulletins(report))
-        if installed_toolkit(report)
-        else None,
+        **_security(report),
         "runtimes": list(report.dockerd.runtimes) if report.dockerd.runtimes is not None else None,
         "device_driver_registered": device_driver_registered(report),
         "pending_restart": pending_restart(report, runtime_name),
@@ -61,6 +71,7 @@ def record(host: str, report: Verification, runtime_name: str, problem: str | No
         "probe_image": report.probe or None,
         "checks": [
             {
+                "engine": "docker",
                 "name": check.name,
                 "title": CHECK_TITLES.get(check.name, check.name),
                 "command": check.command,
@@ -70,6 +81,47 @@ def record(host: str, report: Verification, runtime_name: str, problem: str | No
             }
             for check in report.checks
         ],
+    }
+
+
+def engine_record(
+    host: str, engine: str, report: EngineReport | None, problem: str | None
+) -> Record:
+    """One host's entry for a containerd or podman verification (``None``: it could not
+    run, e.g. containerd's CRI has no usable nvidia runtime)."""
+    entry: Record = {
+        "host": host,
+        "status": "failed" if problem else "verified",
+        "problem": problem,
+        "engines": [engine],
+    }
+    if report is None:
+        return entry
+    base = report.base
+    return {
+        **entry,
+        "os": base.os,
+        f"{engine}_version": report.version or None,
+        "toolkit_packages": dict(sorted(base.packages.items())),
+        **_security(base),
+        "nvidia_smi": base.gpu.smi or None,
+        "gpus": list(base.gpu.gpus),
+        "gpu_problem": base.gpu.problem(),
+        "checks": check_records(report),
+    }
+
+
+def merged(old: Record, new: Record) -> Record:
+    """One host verified through several engines: one entry, failed if any engine failed,
+    every engine's checks (each names its engine), the problems joined."""
+    problems = [p for p in (old.get("problem"), new.get("problem")) if p]
+    return {
+        **new,
+        **old,
+        "status": "failed" if "failed" in (old["status"], new["status"]) else old["status"],
+        "problem": "; ".join(problems) or None,
+        "engines": [*old.get("engines", []), *new.get("engines", [])],
+        "checks": [*old.get("checks", []), *new.get("checks", [])],
     }
 
 
@@ -106,13 +158,16 @@ def _cves(found: Sequence[Mapping[str, Any]] | None) -> str:
 
 def table(records: Sequence[Record]) -> list[str]:
     """One line per host: verdict, docker, toolkit, its open CVEs, device driver, GPUs,
-    checks, problem."""
+    checks (each as ``engine/check``), problem."""
     header = ("host", "status", "docker", "toolkit", "CVEs", "--gpus", "gpus", "checks")
     rows: list[tuple[str, ...]] = []
     problems: list[str] = []
     for r in sorted(records, key=lambda r: r["host"]):
         driver = {True: "yes", False: "NO", None: "-"}[r.get("device_driver_registered")]
-        checks = " ".join(f"{c['name']}:{'ok' if c['ok'] else 'FAIL'}" for c in r.get("checks", []))
+        checks = " ".join(
+            f"{c.get('engine', 'docker')}/{c['name']}:{'ok' if c['ok'] else 'FAIL'}"
+            for c in r.get("checks", [])
+        )
         rows.append(
             (
                 r["host"],
@@ -144,7 +199,9 @@ class FleetReport:
         self.path: str | None = None
 
     def add(self, entry: Record, path: str | None) -> None:
-        self.records[entry["host"]] = entry
+        """Add a host's entry; a second engine's entry for the same host joins the first."""
+        known = self.records.get(entry["host"])
+        self.records[entry["host"]] = merged(known, entry) if known else entry
         self.path = self.path or path
 
     def all_records(self) -> list[Record]:

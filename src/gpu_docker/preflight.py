@@ -17,7 +17,7 @@ from gpu_docker import advisories, rootless
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
-from gpu_docker.containerd import ContainerdHost, merge_settings
+from gpu_docker.containerd import ContainerdHost, plan
 from gpu_docker.settings import Settings
 from gpu_docker.toml_merge import TomlMergeError
 
@@ -149,7 +149,7 @@ def containerd_problems(settings: Settings, facts: ContainerdHost) -> list[str]:
             "not restart it after changing its config"
         )
     try:
-        merge_settings(settings, facts.version, facts.text)
+        plan(settings, facts)
     except TomlMergeError as exc:
         found.append(f"{facts.target}: {exc}; left untouched, fix it and run again")
     return found

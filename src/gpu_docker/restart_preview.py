@@ -66,8 +66,9 @@ def validation_line(facts: Preflight) -> str:
     if facts.docker_validate:
         return f"dockerd {version} validates the new daemon.json (--validate) before applying it"
     return (
-        f"dockerd {version} has no --validate (Docker < 23): daemon.json is only checked to "
-        "parse as JSON; validation skipped, a rejected file is rolled back after the restart"
+        f"dockerd {version} has no --validate (Docker < 23): it loads the new daemon.json as "
+        "an unprivileged user before applying it; a rejected file is rolled back after the "
+        "restart if that load could not tell"
     )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gpu_docker import daemon_json
+from gpu_docker import cdi, daemon_json
 from gpu_docker.settings import Settings
 
 DAEMON_JSON = ".config/docker/daemon.json"  # relative to the user's home
@@ -61,8 +61,11 @@ class UserBackups:
     texts: dict[str, str | None]
 
 
-def daemon_json_owned(settings: Settings) -> dict[str, Any]:
-    """What a rootless daemon.json gets: the runtime (and, if asked, as the default).
+def daemon_json_owned(settings: Settings, docker_version: str) -> dict[str, Any]:
+    """What a rootless daemon.json gets: the runtime (and, if asked, as the default), and
+    with ``cdi`` ``features.cdi`` where the dockerd (``docker_version``) reads it, as in the
+    system daemon.json: rootless docker 25.0 to 28.1 refuses ``--device nvidia.com/gpu=all``
+    without it.
 
     Not ``daemon_json_extra`` nor ``live-restore``: those are written for the system
     daemon, whose data-root, registries and restart behaviour are not the user's.
@@ -72,7 +75,7 @@ def daemon_json_owned(settings: Settings) -> dict[str, Any]:
     }
     if settings.set_default_runtime:
         owned["default-runtime"] = settings.runtime_name
-    return owned
+    return {**owned, **cdi.daemon_json_owned(settings.cdi, docker_version)}
 
 
 def rootless_only(settings: Settings, rootful_running: bool, rootful_enabled: bool) -> bool:
@@ -113,14 +116,14 @@ def unconfigured(found: Sequence[str], settings: Settings) -> str | None:
     )
 
 
-def problems(settings: Settings, found: RootlessUser) -> list[str]:
+def problems(settings: Settings, found: RootlessUser, docker_version: str) -> list[str]:
     """Why this user's rootless docker cannot get the runtime; found before any change."""
     if found.uid is None:
         return [f"rootless_users: there is no user {found.user!r} on this host"]
     if found.uid == 0:
         return [f"rootless_users: {found.user!r} is root, whose docker is the system docker"]
     try:
-        daemon_json.merge(found.text, daemon_json_owned(settings))
+        daemon_json.merge(found.text, daemon_json_owned(settings, docker_version))
     except daemon_json.DaemonJsonError as exc:
         return [f"{found.target}: {exc}; left untouched, fix it and run again"]
     return []

@@ -112,7 +112,7 @@ def converge_reads(settings: Settings, verification: bool = False) -> list[Read]
         ]
     if settings.uses_containerd:
         reads.append(fact_key(ContainerdFacts, {"path": settings.containerd_config_path}))
-    if settings.cdi:
+    if settings.uses_cdi:
         reads.append(fact_key(CdiFacts, {"spec": cdi.SPEC_PATH, "stamp": cdi.STAMP_PATH}))
     if verification and settings.uses_docker:
         reads.append(verification_read(settings))

@@ -31,7 +31,7 @@ NVIDIA_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 
 InstallMethod = Literal["apt", "offline"]
 RestartStrategy = Literal["restart", "reload", "never"]
-ContainerEngine = Literal["docker", "containerd", "both"]
+ContainerEngine = Literal["docker", "containerd", "both", "podman"]
 VulnerablePin = Literal["warn", "refuse"]
 NvmlSymlinks = Literal["auto", "on", "off"]
 RuntimeMode = Literal["auto", "legacy", "cdi"]
@@ -220,8 +220,9 @@ class Settings:
     container_engine: ContainerEngine = field(
         default="docker",
         metadata=_doc(
-            "Which engine gets the runtime: `docker` (daemon.json), `containerd` "
-            "(its config.toml; docker not needed) or `both`.",
+            "Which engine gets the runtime and is verified: `docker` (daemon.json), "
+            "`containerd` (its config.toml; docker not needed), `both`, or `podman` (CDI "
+            "only: the spec, no runtime config). verify checks these engines and only these.",
             "containerd",
         ),
     )
@@ -375,6 +376,16 @@ class Settings:
     def uses_containerd(self) -> bool:
         """containerd's config.toml gets the runtime."""
         return self.container_engine in ("containerd", "both")
+
+    @property
+    def uses_podman(self) -> bool:
+        """podman gets GPUs through the CDI spec (NVIDIA supports it through CDI only)."""
+        return self.container_engine == "podman"
+
+    @property
+    def uses_cdi(self) -> bool:
+        """The CDI spec is generated: asked for (``cdi``), or podman's only way to GPUs."""
+        return self.cdi or self.uses_podman
 
     @property
     def upstream_version(self) -> str:

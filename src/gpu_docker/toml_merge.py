@@ -51,6 +51,12 @@ def plain(text: str | None) -> dict[str, Any]:
     return parse(text or "").unwrap()
 
 
+def _plain(item: Any) -> Any:
+    """A tomlkit item as a plain value. Some containers (a table split over several
+    headers, read through tomlkit's proxy) hand back plain values already."""
+    return item.unwrap() if hasattr(item, "unwrap") else item
+
+
 def _merge_into(table: Any, owned: Mapping[str, Any], path: tuple[str, ...]) -> None:
     """Set ``owned`` into a tomlkit container in place, creating tables that are missing."""
     for key, value in owned.items():
@@ -61,11 +67,9 @@ def _merge_into(table: Any, owned: Mapping[str, Any], path: tuple[str, ...]) -> 
                 table[key] = tomlkit.inline_table() if inline else tomlkit.table()
             existing = table[key]
             if not isinstance(existing, MutableMapping):  # tables, inline ones, split ones
-                raise TomlMergeError(
-                    f"{where} is a {type(existing.unwrap()).__name__}, not a table"
-                )
+                raise TomlMergeError(f"{where} is a {type(_plain(existing)).__name__}, not a table")
             _merge_into(existing, value, (*path, key))
-        elif key not in table or table[key].unwrap() != value:
+        elif key not in table or _plain(table[key]) != value:
             table[key] = copy.deepcopy(value)
 
 

@@ -289,6 +289,14 @@ def open_bulletins(report: Verification) -> list[advisories.Bulletin]:
     return advisories.affecting(version) if version else []
 
 
+def security_line(report: Verification) -> str | None:
+    """The verify line of a host whose installed toolkit lacks a published fix."""
+    exposed = open_bulletins(report)
+    if not exposed:
+        return None
+    return f"security: {advisories.summary(installed_toolkit(report), exposed)}"
+
+
 def describe(
     report: Verification, runtime_name: str, smoke_test_image: str | None
 ) -> tuple[list[str], str | None]:
@@ -302,9 +310,9 @@ def describe(
         f"nvidia-container-cli: {report.cli_version or 'not found'}",
         f"nvidia-ctk: {report.ctk_version or 'not found'}",
     ]
-    exposed = open_bulletins(report)
-    if exposed:
-        lines.append(f"security: {advisories.summary(installed_toolkit(report), exposed)}")
+    security = security_line(report)
+    if security:
+        lines.append(security)
     runtimes = report.dockerd.runtimes
     if runtimes is None:
         error = report.dockerd.docker_error or "docker info failed"

@@ -7,8 +7,9 @@ converges them all, a second run must change nothing and restart nothing.
 containerd: systemd hosts, Debian's own containerd.service running the system containerd
 on /etc/containerd/config.toml, as on a node; a restart is told apart by its MainPID. Debian
 bookworm's containerd is 1.6: it reads version 2 files; a version 3 file (containerd 2.x)
-is merged and containerd 1.6 starts with it, but only unit tests and this merge prove v3,
-no containerd 2.x acts on it here.
+is refused there (1.6 starts with it but its CRI plugin is the version 2 one, so a runtime
+in it would never run); only unit tests prove v3 merges, no containerd 2.x is in the lab.
+Drop-ins and containerd 1.7: tests/lab/test_containerd_dropins.py.
 
 CDI: the lab has no GPU and no driver. Two hosts get a TEST FIXTURE ``nvidia-smi`` (below)
 that reports a driver version and lists no GPU, so what depends on the driver's version
@@ -118,7 +119,7 @@ CASES: dict[str, tuple[bytes | None, dict[str, object]]] = {
     CDI_OLD_DOCKER: (None, {"cdi": True}),
     CDI_DOCKER_26: (None, {"cdi": True, "nvml_symlinks": "on"}),
 }
-MERGED = ("lab-online-1", "lab-online-2", "lab-online-3")
+MERGED = ("lab-online-1", "lab-online-2")
 
 
 class Runs(NamedTuple):
@@ -241,6 +242,14 @@ def test_both_engines_leave_docker_with_the_runtime_too(lab, host_exec, runs):
     assert daemon is None  # containerd only: daemon.json is not ours to write
 
 
+def test_version_3_on_containerd_1_6_is_refused_in_preflight_naming_the_file(lab, host_exec, runs):
+    host = "lab-online-3"
+    assert runs.configs[host] == NODE_V3 and runs.pid_after[host] == runs.pid_before[host]
+    (line,) = host_lines(runs.first, host)
+    assert line.startswith(f"gpu-docker: {CONFIG}: config version 3 is containerd 2.x's"), line
+    assert "containerd 1.6 has no io.containerd.cri.v1.runtime plugin" in line
+
+
 def test_version_1_is_refused_in_preflight_naming_the_file(lab, host_exec, runs):
     host = "lab-online-4"
     assert runs.configs[host] == V1 and runs.pid_after[host] == runs.pid_before[host]
@@ -257,8 +266,9 @@ def test_a_file_containerd_rejects_is_left_untouched(lab, host_exec, runs):
     assert "left untouched" in line
     leftovers = run(lab, host_exec, host, "ls -a /etc/containerd")
     assert leftovers.split() == [".", "..", "config.toml"]
-    assert sorted(summary(runs.first)) == ["lab-online-4", "lab-online-5"]
-    assert sorted(summary(runs.second)) == ["lab-online-4", "lab-online-5"]
+    refused = ["lab-online-3", "lab-online-4", "lab-online-5"]
+    assert sorted(summary(runs.first)) == refused
+    assert sorted(summary(runs.second)) == refused
 
 
 def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
@@ -266,12 +276,12 @@ def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
         assert read_bytes(lab, host_exec, host, CONFIG) == runs.configs[host]
         assert containerd_pid(lab, host_exec, host) == runs.pid_after[host]
     text = output(runs.second)
-    # Hosts, success, error, no change: the three merged hosts are unchanged; the file
-    # containerd rejects fails the merge again (lab-online-5: pyinfra counts it failed at
-    # each later operation too).
+    # Hosts, success, error, no change: the two merged hosts and the docker-only ones are
+    # unchanged; the file containerd rejects fails the merge again (lab-online-5: pyinfra
+    # counts it failed at each later operation too).
     rows = {
-        "Merge the nvidia runtime into containerd": ["4", "-", "1", "3"],
-        "Apply to containerd": ["4", "-", "1", "3"],
+        "Merge the nvidia runtime into containerd": ["3", "-", "1", "2"],
+        "Apply to containerd": ["3", "-", "1", "2"],
         "Install NVIDIA's udev rule": ["1", "-", "-", "1"],
     }
     for op, counts in rows.items():
@@ -282,16 +292,16 @@ def test_rerun_changes_nothing_and_restarts_nothing(lab, host_exec, runs):
 
 
 def test_preview_of_a_changed_config_shows_the_diff_and_restart(lab, host_exec, runs, run_pyinfra):
-    host = "lab-online-3"
-    seed_file(lab, host_exec, host, CONFIG, NODE_V3)
+    host = "lab-online-2"
+    seed_file(lab, host_exec, host, CONFIG, NODE_V2)
     preview = run_pyinfra(
         str(DEPLOY), "--dry", "--diff", "--limit", host, inventory=runs.inventory, yes=False
     )
+    seed_file(lab, host_exec, host, CONFIG, runs.configs[host] or b"")  # as merged, again
     text = output(preview)
     assert f"Will modify {CONFIG}" in text, text
-    assert "io.containerd.cri.v1.runtime'.containerd.runtimes.nvidia" in text
+    assert '"io.containerd.grpc.v1.cri".containerd.runtimes.nvidia' in text
     assert "containerd will be restarted" in text
-    assert read_bytes(lab, host_exec, host, CONFIG) == NODE_V3  # --dry touched nothing
 
 
 def test_cdi_spec_is_generated_once_for_the_driver_and_toolkit(lab, host_exec, runs):

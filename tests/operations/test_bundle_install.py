@@ -62,7 +62,7 @@ def test_bundle_uploads_only_debs_whose_checksum_differs_and_installs_in_order(r
     )
     lock = dpkg.lock_wait(300).get_raw_value()
     assert commands[0] == f"install -d -m 0755 {cache}"
-    assert commands[1] == ("upload", str(debs[1].path), f"{cache}/{debs[1].file}")
+    assert commands[1] == ("upload_deb", str(debs[1].path), f"{cache}/{debs[1].file}")
     assert len(commands) == 3
     order = [f"{d.file}={d.sha256}" for d in debs]
     # The lock wait right before dpkg, in its round trip; no held package.

@@ -48,7 +48,9 @@ def test_new_config_is_checked_by_containerd_before_it_is_swapped_in(run_op):
     assert commands[1][0] == "upload_beside"
     assert "BinaryName" in commands[1][1]
     temp = "/etc/containerd/.config.toml.gpu-docker.tmp"
-    assert commands[2].endswith(f"gpu-docker {temp} /etc/containerd/config.toml")
+    assert commands[2].endswith(
+        f"gpu-docker {temp} /etc/containerd/config.toml nvidia /usr/bin/nvidia-container-runtime 0 0"
+    )
     assert "config dump" in commands[2]
     assert commands[3].endswith(
         f"gpu-docker {temp} /etc/containerd/config.toml /etc/containerd/config.toml.b"
@@ -93,3 +95,34 @@ def test_restart_strategy_never_only_reports_it_pending(run_op):
     commands, host = apply_containerd(run_op, MERGED, settings=never)
     assert commands == []
     assert host.logs == ["gpu-docker: containerd restart pending (restart_strategy=never)"]
+
+
+DROP_IN = "/etc/containerd/conf.d/99-nvidia.toml"
+IMPORTING = 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n'
+
+
+def dropped_in(drop_in, dump):
+    target = "/etc/containerd/config.toml"
+    found = ContainerdHost("containerd 1.7.24", "systemd", target, IMPORTING, dump, drop_in)
+    return {ContainerdFacts: found}
+
+
+def test_nvidias_drop_in_running_the_runtime_leaves_config_toml_alone(run_op):
+    dump = f'imports = ["{DROP_IN}"]\nversion = 2\n' + MERGED.removeprefix("version = 2\n")
+    commands, host = run_op(
+        containerd.merge, dropped_in({DROP_IN: MERGED}, dump), settings=SETTINGS, backup=".b"
+    )
+    assert commands == []
+    assert host.noops == [
+        f"/etc/containerd/config.toml already has the nvidia runtime in effect (imports {DROP_IN})"
+    ]
+
+
+def test_a_drop_in_shadowing_the_edit_fails_the_host_naming_it(run_op):
+    mirror = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = ""\n'
+    dump = f'imports = ["{DROP_IN}"]\nversion = 2\n'
+    commands, _ = run_op(
+        containerd.merge, dropped_in({DROP_IN: mirror}, dump), settings=SETTINGS, backup=".b"
+    )
+    (command,) = commands
+    assert f"{DROP_IN}, which it imports, replaces its" in command

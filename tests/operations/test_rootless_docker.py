@@ -38,7 +38,12 @@ def apply_as_alice(run_op, found, changed=True, settings=SETTINGS):
 
 def test_merge_writes_as_alice_with_her_operator_keys_kept(run_op):
     commands, host = run_op(
-        merge, alice('{"bridge": "none"}'), settings=SETTINGS, user="alice", backup=".b"
+        merge,
+        alice('{"bridge": "none"}'),
+        settings=SETTINGS,
+        user="alice",
+        backup=".b",
+        docker_version="26.1.5",
     )
     (command,) = commands
     assert command.startswith(AS_ALICE)
@@ -53,13 +58,17 @@ def test_merge_writes_as_alice_with_her_operator_keys_kept(run_op):
 
 
 def test_merged_file_is_left_alone(run_op):
-    commands, host = run_op(merge, alice(MERGED), settings=SETTINGS, user="alice", backup=".b")
+    commands, host = run_op(
+        merge, alice(MERGED), settings=SETTINGS, user="alice", backup=".b", docker_version="26.1.5"
+    )
     assert commands == []
     assert host.noops == [f"{TARGET} already has the nvidia runtime"]
 
 
 def test_unparseable_file_fails_the_host_untouched(run_op):
-    commands, _ = run_op(merge, alice("{"), settings=SETTINGS, user="alice", backup=".b")
+    commands, _ = run_op(
+        merge, alice("{"), settings=SETTINGS, user="alice", backup=".b", docker_version="26.1.5"
+    )
     (command,) = commands
     assert f"gpu-docker: {TARGET}:" in command and "left untouched" in command
 
@@ -100,9 +109,11 @@ def test_verify_runs_gpus_all_as_alice(run_op):
 
 def test_preflight_names_a_missing_user_and_a_bad_file():
     missing = RootlessUser("bob", None, "", "/.config/docker/daemon.json", None, "", "")
-    assert problems(SETTINGS, missing) == ["rootless_users: there is no user 'bob' on this host"]
+    assert problems(SETTINGS, missing, "26.1.5") == [
+        "rootless_users: there is no user 'bob' on this host"
+    ]
     bad = RootlessUser("alice", 1002, "/home/alice", TARGET, "[1,", "644", "active")
-    (line,) = problems(SETTINGS, bad)
+    (line,) = problems(SETTINGS, bad, "26.1.5")
     assert line.startswith(f"{TARGET}: ") and "left untouched" in line
 
 
@@ -155,3 +166,14 @@ def test_rollback_restart_only_waits_for_her_docker_to_answer(run_op):
     )
     (command,) = commands
     assert command.endswith(f"alice {TARGET} .k '' 60")
+
+
+def test_cdi_sets_features_cdi_in_alices_daemon_json_where_her_docker_reads_it(run_op):
+    cdi = load_settings("h", {"rootless_users": ["alice"], "cdi": True})
+    for version, expected in (("26.1.5", {"cdi": True}), ("20.10.24+dfsg1", None)):
+        commands, _ = run_op(
+            merge, alice("{}"), settings=cdi, user="alice", backup=".b", docker_version=version
+        )
+        (command,) = commands
+        written = json.loads(base64.b64decode(command.split()[-3]))
+        assert written.get("features") == expected

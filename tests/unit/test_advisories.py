@@ -10,7 +10,8 @@ from test_verify import verification
 from gpu_docker import advisories, preflight
 from gpu_docker.advisories import BULLETINS, AdvisoryError
 from gpu_docker.cli import main
-from gpu_docker.fleet_report import record
+from gpu_docker.engine_verify import EngineReport, describe_engine
+from gpu_docker.fleet_report import engine_record, record
 from gpu_docker.settings import load_settings
 from gpu_docker.toolkit import PACKAGES
 from gpu_docker.verify import describe, installed_toolkit
@@ -167,3 +168,14 @@ def test_a_mixed_install_is_judged_by_its_oldest_package():
 def test_the_docs_table_is_generated_from_the_data():
     page = (Path(__file__).parents[2] / "docs" / "toolkit-versions.md").read_text()
     assert advisories.markdown_table() in page, "paste advisories.markdown_table() into the page"
+
+
+def test_containerd_and_podman_hosts_carry_the_same_security_fields_and_line():
+    old = EngineReport(
+        engine="podman", base=verification(packages=dict.fromkeys(PACKAGES, "1.18.2-1"))
+    )
+    entry = engine_record("p", "podman", old, None)
+    assert entry["toolkit_version"] == "1.18.2"
+    assert [c["cve"] for c in entry["open_cves"]] == ["CVE-2026-24260"]
+    lines, _ = describe_engine(old)
+    assert any(line.startswith("security: toolkit 1.18.2 is affected") for line in lines)

@@ -390,7 +390,7 @@ def test_live_restore_that_stays_off_with_containers_running_puts_the_file_back(
     )
     assert host.conf_now() == OLD and host.conf.stat().st_mode & 0o777 == 0o640
     reload = "systemctl reload docker" if init == "systemd" else "kill -HUP "
-    assert host.control_calls() == [reload]
+    assert host.control_calls() == [reload, reload]  # the second loads the file put back
     assert host.running and host.loaded == OLD
 
 
@@ -450,3 +450,79 @@ def test_start_docker_sees_the_system_dockerd_exit_beside_a_rootless_one(host: H
     (host.state / "rootless").touch()
     line = one_line(host.run("start_docker", "systemd", "5"))
     assert "docker was not running and did not start" in line
+
+
+def test_start_docker_says_dockerds_words_not_systemctls_pointer(host: Host) -> None:
+    """systemctl's last line only points at the journal: dockerd's own line is the cause."""
+    (host.state / "running").unlink()
+    (host.state / "dead").touch()
+    line = one_line(host.run("start_docker", "systemd", "5"))
+    assert line == (
+        "gpu-docker: docker was not running and did not start (start exited 1: unable to "
+        f"configure the Docker daemon with file {host.conf}: the following directives don't "
+        "match any configuration option: bogus); nothing changed"
+    )
+
+
+@INITS
+def test_live_restore_refused_live_reloads_the_file_put_back(host: Host, init: str) -> None:
+    """docker 20.10 loads the new runtimes on the reload but keeps live-restore off: once
+    the previous file is back, dockerd must load it again, or it runs a file not on disk."""
+    host.write_conf({**NEW, "live-restore": True}, OLD)
+    (host.state / "reload_partial").touch()
+    (host.state / "containers").write_text("2\n")
+    done = host.apply(init, live=True)
+    assert done.returncode == 1
+    assert "2 containers would stop" in one_line(done)
+    reload = "systemctl reload docker" if init == "systemd" else "kill -HUP "
+    assert host.control_calls() == [reload, reload]
+    assert host.conf_now() == OLD and host.loaded == OLD
+
+
+@INITS
+def test_docker_20_10_loads_the_new_file_unprivileged_and_a_refused_one_is_put_back(
+    host: Host, init: str
+) -> None:
+    """No --validate: dockerd's own load as uid 65534 (the chroot stub) refuses the file
+    before docker is touched, naming the file, not the pipe it read it from."""
+    (host.state / "load_check").touch()
+    host.write_conf({**NEW, "bogus": 1}, OLD)
+    done = host.apply(init)
+    assert done.returncode == 1
+    assert one_line(done) == (
+        f"gpu-docker: dockerd rejected the new {host.conf}: unable to configure the Docker "
+        f"daemon with file {host.conf}: the following directives don't match any "
+        "configuration option: bogus; previous daemon.json restored, docker not restarted"
+    )
+    assert host.control_calls() == [] and host.loaded == OLD and host.conf_now() == OLD
+
+
+def test_docker_20_10_restarts_on_a_file_its_unprivileged_load_accepts(host: Host) -> None:
+    (host.state / "load_check").touch()
+    host.write_conf(NEW, OLD)
+    done = host.apply("systemd")
+    assert done.returncode == 0, done.stderr
+    assert host.control_calls() == ["systemctl restart docker"] and host.loaded == NEW
+
+
+def test_an_old_journal_line_is_not_quoted_as_todays_cause(host: Host) -> None:
+    """Only what dockerd logged since the action started is read (journalctl --since)."""
+    host.state.mkdir(exist_ok=True)
+    day_ago = int(time.time()) - 86400
+    (host.state / "journal").write_text(
+        f'D {day_ago} level=error msg="failed to start daemon: last week\'s cause"\n'
+    )
+    host.write_conf({**NEW, "noruntime": 1}, OLD)
+    line = one_line(host.apply("systemd"))
+    assert line.startswith("gpu-docker: docker answered without runtime nvidia"), line
+    assert "last week" not in line
+
+
+def test_start_docker_quotes_no_old_journal_line(host: Host) -> None:
+    """A start that hangs, dockerd silent: no cause at all rather than an old one."""
+    (host.state / "running").unlink()
+    (host.state / "start_hangs").touch()
+    day_ago = int(time.time()) - 86400
+    (host.state / "journal").write_text(f'D {day_ago} level=error msg="last week\'s cause"\n')
+    line = one_line(host.run("start_docker", "systemd", "2"))
+    assert line == "gpu-docker: docker was not running and did not answer within 2s of starting it"

@@ -53,7 +53,7 @@ def test_a_spec_we_did_not_stamp_is_regenerated_once():
 
 def test_no_driver_no_spec():
     action, why = spec_action(host(driver="", spec_exists=False))
-    assert action == "none" and why.startswith("no NVIDIA driver")
+    assert action == "none" and why.startswith("no CDI spec made: no NVIDIA driver")
 
 
 def test_refresh_units_are_enabled_instead_of_generating_by_hand():

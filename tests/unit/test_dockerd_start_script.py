@@ -31,8 +31,20 @@ esac
 """
 DOCKERD = """#!/bin/sh
 echo "dockerd $1" >> "$STUB_CALLS"
-[ "$1" = --help ] && echo "      --validate   Validate daemon configuration and exit"
+[ "$1" = --help ] && [ -z "$STUB_OLD" ] && echo "      --validate   Validate daemon configuration and exit"
+if [ "$1" = --config-file ]; then  # docker 20.10 loading the file unprivileged
+    grep -q bogus && { echo "unable to configure the Docker daemon with file $2: bogus" >&2; exit 1; }
+    echo "dockerd needs to be started with root privileges." >&2
+    exit 1
+fi
 exit 0
+"""
+# Runs the unprivileged load here as this user; $STUB_NO_CHROOT: refused as without root.
+CHROOT = """#!/bin/sh
+[ -n "$STUB_NO_CHROOT" ] && { echo "chroot: Operation not permitted" >&2; exit 125; }
+while [ "$1" != / ]; do shift; done
+shift
+exec "$@"
 """
 
 
@@ -45,11 +57,13 @@ class Host:
         self.calls = root / "calls"
         bin_dir = root / "bin"
         bin_dir.mkdir()
-        for name, text in (("pidof", PIDOF), ("pgrep", PGREP), ("dockerd", DOCKERD)):
+        stubs = (("pidof", PIDOF), ("pgrep", PGREP), ("dockerd", DOCKERD), ("chroot", CHROOT))
+        for name, text in stubs:
             (bin_dir / name).write_text(text)
             (bin_dir / name).chmod(0o755)
         self.path = f"{bin_dir}:{os.environ['PATH']}"
         self.rootless: int | None = None
+        self.extra: dict[str, str] = {}
 
     def run(self) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         """The script's run and the dockerd calls it made."""
@@ -62,6 +76,7 @@ class Host:
                 "STUB_PID": str(self.pid),
                 "STUB_CALLS": str(self.calls),
                 **({"STUB_ROOTLESS_PID": str(self.rootless)} if self.rootless else {}),
+                **self.extra,
             },
             capture_output=True,
             text=True,
@@ -145,3 +160,25 @@ def test_a_rootless_users_dockerd_is_not_taken_for_the_systems(host: Host) -> No
             rootless.kill()
     fact = HostDockerdStartup().process(done.stdout.splitlines())
     assert fact.args == ("600",)
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "validate"),
+    [
+        ("{}", {}, "ok"),
+        ('{"bogus": 1}', {}, "unable to configure the Docker daemon with file CONF: bogus"),
+        ("{}", {"STUB_NO_CHROOT": "1"}, "unknown: chroot: Operation not permitted"),
+    ],
+)
+def test_docker_20_10_is_asked_by_an_unprivileged_load_of_the_file(
+    host: Host, text: str, extra: dict[str, str], validate: str
+) -> None:
+    """No --validate: dockerd loads the file as uid 65534 and stops at its root check (a
+    good file), refuses it (naming the file, not the pipe), or the load cannot run."""
+    host.conf.write_text(text)
+    host.extra = {"STUB_OLD": "1", **extra}
+    done, calls = host.run()
+    assert done.returncode == 0, done.stderr
+    fact = HostDockerdStartup().process(done.stdout.splitlines())
+    assert fact.validate == validate.replace("CONF", str(host.conf))
+    assert calls == ["dockerd --help", *([] if extra else ["dockerd --config-file"])]

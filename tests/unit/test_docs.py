@@ -56,6 +56,21 @@ def test_the_readme_points_into_every_docs_page() -> None:
     assert [p for p in pages if f"({p})" not in index] == []
 
 
+def test_the_chinese_quick_start_shows_the_english_commands() -> None:
+    english = doccheck.command_lines(doccheck.read_page(doccheck.ROOT / "README.md"))
+    chinese = doccheck.command_lines(doccheck.read_page(doccheck.ROOT / "README.zh-CN.md"))
+    assert len(english) >= 8
+    assert chinese == english
+
+
+def test_the_chinese_mirror_page_sets_what_the_english_one_sets() -> None:
+    docs = doccheck.ROOT / "docs"
+    english = doccheck.read_page(docs / "mirrors.md")
+    chinese = doccheck.read_page(docs / "zh-CN" / "mirrors.md")
+    assert doccheck.command_lines(chinese) == doccheck.command_lines(english)
+    assert set(chinese.code_lines) == set(english.code_lines)
+
+
 # --- each check finds what it is for ---
 
 

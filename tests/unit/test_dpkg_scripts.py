@@ -148,6 +148,14 @@ def test_a_dpkg_failure_under_apt_names_dpkg_s_error_not_apt_s_summary(run_scrip
     assert run.said == [f"gpu-docker: apt-get install failed: {POSTINST_CAUSE}"]
 
 
+def test_dpkg_s_lines_through_apt_s_pty_end_in_one_line_without_a_carriage_return(run_script):
+    """apt runs dpkg on a pseudo-terminal: its lines end in CR LF. A CR left in the cause
+    splits the one line on the operator's terminal (seen on a lab host)."""
+    out = POSTINST.replace("\n", "\r\n")
+    run = run_script("apt_install", "", "60", "nvidia-container-toolkit=1.17.8-1", out=out, rc=100)
+    assert run.stderr.split("\n")[-2] == f"gpu-docker: apt-get install failed: {POSTINST_CAUSE}"
+
+
 def test_an_apt_install_that_works_holds_again_and_says_nothing(run_script):
     run = run_script("apt_install", HELD, "60", "nvidia-container-toolkit=1.18.1-1")
     assert (run.rc, run.said, run.selections) == (0, [], RELEASED_AND_HELD)

@@ -93,10 +93,10 @@ def test_table_has_one_aligned_line_per_host_with_the_problem_last():
         "1:CVSS8.5",
         "yes",
         "0",
-        "gpus:ok",
+        "docker/gpus:ok",
     ]
     assert lab3.split()[3:5] == ["1.20.0-1", "none"]
-    assert lab22.split()[:8] == ["lab-22", "failed", "-", "-", "-", "NO", "0", "gpus:FAIL"]
+    assert lab22.split()[:8] == ["lab-22", "failed", "-", "-", "-", "NO", "0", "docker/gpus:FAIL"]
     assert 'could not select device driver ""' in lab22
     # Columns line up: every status starts where the header's does.
     assert {line.index(line.split()[1]) for line in lines} == {header.index("status")}

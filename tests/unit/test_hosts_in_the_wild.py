@@ -99,7 +99,24 @@ def test_problems_name_the_key_and_a_latent_edit_dockerd_rejects():
     daemon_json = "/etc/docker/daemon.json"
     first, second = dockerd_flags.problems(startup, ["hosts"], daemon_json, daemon_json)
     assert first.startswith("/etc/docker/daemon.json sets 'hosts' and dockerd runs with -H")
-    assert "dockerd --validate rejects it (unknown key: bogus)" in second
+    assert "dockerd rejects it (unknown key: bogus)" in second
+
+
+def test_an_edit_dockerd_could_not_check_refuses_the_host_saying_what_to_do():
+    """Docker < 23 whose unprivileged load did not answer as dockerd does: the unloaded
+    edit is named, with what to do, and nothing is installed."""
+    startup = dockerd_flags.DockerdStartup(
+        (), 100.0, 200.0, "unknown: chroot: Operation not permitted"
+    )
+    (line,) = dockerd_flags.problems(
+        startup, [], "/etc/docker/daemon.json", "/etc/docker/daemon.json"
+    )
+    assert line == (
+        "/etc/docker/daemon.json was changed since dockerd started and dockerd could not check "
+        "it (chroot: Operation not permitted): a restart would load that unloaded edit "
+        "untested; restart docker yourself to load it (or undo the edit), then run again; "
+        "nothing changed"
+    )
     assert dockerd_flags.unloaded_changes(startup, "/d.json").startswith(
         "/d.json was changed after"
     )

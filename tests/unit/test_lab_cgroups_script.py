@@ -11,7 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from gpu_docker.lab.boot import CGROUPS_SCRIPT, CGROUPS_TRIES, CGROUPS_UNIT
+from gpu_docker.lab import sh
+from gpu_docker.lab.boot import CGROUPS_TRIES, CGROUPS_UNIT
 
 CONTROLLERS = ("cpuset", "memory", "pids")
 MOUNT = """\
@@ -33,6 +34,14 @@ exec /bin/mkdir "$@"
 SLEEP = '#!/bin/sh\necho "$1" >> "$LOG/sleep"\n'
 
 
+def _unit_args() -> list[str]:
+    """The arguments the unit starts the script with (its ExecStart after the path)."""
+    line = next(line for line in CGROUPS_UNIT.splitlines() if line.startswith("ExecStart="))
+    path, *args = line.removeprefix("ExecStart=").split()
+    assert path == "/usr/local/sbin/gpu-docker-lab-cgroups"
+    return args
+
+
 def _run(tmp_path: Path, **stuck: int) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
     cgroup, bin_dir, log = tmp_path / "cgroup", tmp_path / "bin", tmp_path / "log"
     for directory in (bin_dir, log):
@@ -43,14 +52,16 @@ def _run(tmp_path: Path, **stuck: int) -> tuple[subprocess.CompletedProcess[str]
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     script = tmp_path / "gpu-docker-lab-cgroups"
-    script.write_text(CGROUPS_SCRIPT.replace("/sys/fs/cgroup", str(cgroup)))
+    script.write_text(sh.text("cgroups").replace("/sys/fs/cgroup", str(cgroup)))
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "LOG": str(log),
         **{f"STUCK_{name}": str(count) for name, count in stuck.items()},
     }
-    run = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        ["sh", str(script), *_unit_args()], env=env, capture_output=True, text=True
+    )
     return run, cgroup, log
 
 

@@ -24,6 +24,7 @@ PYINFRA_SIDE = {
     "facts",
     "fleet_report",  # collects over a pyinfra run
     "operations",
+    "plan",  # the converge's steps, calling operations
     "run",
     "sh",  # builds pyinfra commands
     "summary",  # a pyinfra state callback

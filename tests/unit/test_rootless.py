@@ -31,10 +31,18 @@ def test_users_come_as_a_list_or_a_json_list_and_never_as_root():
 
 def test_rootless_daemon_json_gets_the_runtime_not_the_system_daemons_extras():
     found = daemon_json_owned(
-        settings(daemon_json_extra={"data-root": "/srv/docker"}, live_restore=True)
+        settings(daemon_json_extra={"data-root": "/srv/docker"}, live_restore=True), "26.1.5"
     )
     assert found == {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "args": []}}}
-    assert daemon_json_owned(settings(set_default_runtime=True))["default-runtime"] == "nvidia"
+    assert daemon_json_owned(settings(set_default_runtime=True), "26.1.5")["default-runtime"] == (
+        "nvidia"
+    )
+
+
+def test_cdi_puts_features_cdi_into_a_rootless_daemon_json_on_docker_25_and_later():
+    assert daemon_json_owned(settings(cdi=True), "25.0.0")["features"] == {"cdi": True}
+    assert "features" not in daemon_json_owned(settings(cdi=True), "24.0.9")
+    assert "features" not in daemon_json_owned(settings(), "28.1.1")
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ import pytest
 import tomlkit
 
 from gpu_docker import containerd
+from gpu_docker.containerd import merge_settings
+from gpu_docker.settings import load_settings
 from gpu_docker.toml_merge import TomlMergeError, merge
 
 # Debian bookworm's containerd package ships this file, without a final newline.
@@ -243,3 +245,21 @@ def test_generic_merge_sets_scalars_and_tables_and_reports_no_change_when_equal(
 def test_grpc_address_defaults_to_containerds_socket():
     assert containerd.grpc_address({}) == "/run/containerd/containerd.sock"
     assert containerd.grpc_address({"grpc": {"address": "/run/k3s/c.sock"}}) == "/run/k3s/c.sock"
+
+
+def test_a_key_already_set_under_a_dotted_plugins_header_is_compared_not_crashed():
+    """Seen on the lab: ``enable_cdi = true`` already in the CRI table of a file written with
+    a bare ``[plugins]`` header. tomlkit hands that value back as a plain bool; the merge
+    used to crash the whole run (``'bool' object has no attribute 'unwrap'``)."""
+    settings = load_settings("h", {"container_engine": "containerd", "cdi": True})
+    text = (
+        'version = 2\n[plugins]\n  [plugins."io.containerd.grpc.v1.cri"]\n    enable_cdi = true\n'
+    )
+    first = merge_settings(
+        settings, "containerd github.com/containerd/containerd 1.7.24~ds1 x", text
+    )
+    assert first.changed and "enable_cdi = true" in first.text
+    again = merge_settings(
+        settings, "containerd github.com/containerd/containerd 1.7.24~ds1 x", first.text
+    )
+    assert not again.changed and again.text == first.text

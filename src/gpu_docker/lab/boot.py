@@ -8,8 +8,9 @@ overlay and write the files that make the shared rootfs this host (ssh keys, use
 - ``sysv``: under ``unshare --pid --fork`` it is PID 1 of a fresh pid namespace. It mounts
   what Debian's sshd and docker init scripts need in a chroot: /proc of the new pid
   namespace, a read-only sysfs with the real cgroup tree on top (dockerd creates cgroups),
-  a small /dev with its own devpts, tmpfs /run, and /var/lib/docker on a plain directory
-  because overlay2 refuses an overlayfs backing; then it chroots and execs the lab's init.
+  a small /dev with its own devpts, tmpfs /run, and the engines' stores (/var/lib/docker,
+  containerd, containers) on plain directories because overlayfs refuses an overlayfs
+  backing; then it chroots and execs the lab's init.
 - ``systemd``: it execs ``systemd-nspawn --boot``, which makes the pid namespace, /proc,
   /sys, /dev and cgroups the way systemd expects and runs the release's systemd as PID 1.
 """
@@ -26,19 +27,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gpu_docker.lab import sh
 from gpu_docker.lab.rootfs import SUDO_PASSWORD_USER
 
 GUEST_INIT = Path(__file__).with_name("guest_init.py")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The engines' image stores, each on a plain directory of the host's own (under /var/lib):
+# overlay2, containerd's overlayfs snapshotter and podman's overlay driver all refuse an
+# overlayfs backing, which the host's root is.
+STORES = ("docker", "containerd", "containers")
 
 # The docker init script raises ulimits the sandbox does not allow (no CAP_SYS_RESOURCE
-# beyond the controller's own limit); every LSB init script sources this directory.
-ULIMIT_HOOK = """\
-# gpu-docker lab: ulimit failures must not stop init scripts inside the sandbox.
-ulimit() { command ulimit "$@" 2>/dev/null || true; }
-"""
-# invoke-rc.d (apt-get install) starts daemons only where it sees an init and runlevel 2.
-RUNLEVEL = "#!/bin/sh\necho N 2\n"
+# beyond the controller's own limit); every LSB init script sources this directory:
+# sh/ulimit_hook.sh. invoke-rc.d (apt-get install) starts daemons only where it sees an
+# init and runlevel 2: sh/runlevel.sh.
 SSHD_CONFIG = """\
 # gpu-docker lab: one per-host ed25519 key, logins by key only, no DNS lookups.
 HostKey /etc/ssh/ssh_host_ed25519_key
@@ -65,38 +67,17 @@ LimitCORE=
 # start is not delayed on a good boot. A controller still read-only fails the unit naming
 # it (docker starts anyway; lab up's own check then fails the lab naming the host). The
 # probe's name is random: every host shares the machine's hierarchies (no cgroup
-# namespace on v1) and hosts boot together.
+# namespace on v1) and hosts boot together. The script: sh/cgroups.sh, its one argument
+# the remounts a controller gets.
 CGROUPS_TRIES = 20
-CGROUPS_SCRIPT = f"""\
-#!/bin/sh
-# gpu-docker lab: let runc create container cgroups (nspawn mounts controllers read-only).
-# cgroup v2 only: nspawn delegates the host its own subtree, there is nothing to remount.
-[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && exit 0
-probe=gpu-docker-lab-probe-$(cat /proc/sys/kernel/random/uuid)
-status=0
-for m in /sys/fs/cgroup/*/; do
-    case $m in */systemd/ | */unified/) continue ;; esac
-    tries=1
-    until mount -o remount,bind,rw "$m" && mkdir "$m$probe" 2>/dev/null && rmdir "$m$probe"; do
-        if [ "$tries" -ge {CGROUPS_TRIES} ]; then
-            echo "gpu-docker lab: $m still read-only after $tries remounts" >&2
-            status=1
-            break
-        fi
-        tries=$((tries + 1))
-        sleep 0.1
-    done
-done
-exit $status
-"""
-CGROUPS_UNIT = """\
+CGROUPS_UNIT = f"""\
 [Unit]
 Description=gpu-docker lab: writable cgroup controllers for containers
 Before=containerd.service docker.service
 
 [Service]
 Type=oneshot
-ExecStart=/usr/local/sbin/gpu-docker-lab-cgroups
+ExecStart=/usr/local/sbin/gpu-docker-lab-cgroups {CGROUPS_TRIES}
 
 [Install]
 WantedBy=multi-user.target
@@ -148,7 +129,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 
 def _mount_overlay(spec: BootSpec) -> None:
     host_dir = Path(spec.host_dir)
-    for sub in ("upper", "work", "root", "docker"):
+    for sub in ("upper", "work", "root", *STORES):
         (host_dir / sub).mkdir(exist_ok=True)
     lower = ":".join(spec.lower)
     options = f"lowerdir={lower},upperdir={host_dir / 'upper'},workdir={host_dir / 'work'}"
@@ -161,17 +142,17 @@ def _install_guest_files(spec: BootSpec) -> None:
     if spec.init == "sysv":
         shutil.copyfile(GUEST_INIT, root / "usr/sbin/init")
         (root / "usr/sbin/init").chmod(0o755)
-        _write(root / "usr/sbin/runlevel", RUNLEVEL, 0o755)
+        _write(root / "usr/sbin/runlevel", sh.text("runlevel"), 0o755)
     else:
         units = root / "etc/systemd/system"
         _write(units / "docker.service.d/gpu-docker-lab.conf", DOCKER_SERVICE_DROPIN)
-        _write(root / "usr/local/sbin/gpu-docker-lab-cgroups", CGROUPS_SCRIPT, 0o755)
+        _write(root / "usr/local/sbin/gpu-docker-lab-cgroups", sh.text("cgroups"), 0o755)
         _write(units / "gpu-docker-lab-cgroups.service", CGROUPS_UNIT)
         wants = units / "multi-user.target.wants/gpu-docker-lab-cgroups.service"
         wants.parent.mkdir(parents=True, exist_ok=True)
         wants.symlink_to("/etc/systemd/system/gpu-docker-lab-cgroups.service")
     # lib/, not usr/lib/: bullseye is not merged-/usr, and both paths work where it is.
-    _write(root / "lib/lsb/init-functions.d/99-gpu-docker-lab", ULIMIT_HOOK)
+    _write(root / "lib/lsb/init-functions.d/99-gpu-docker-lab", sh.text("ulimit_hook"))
     _write(root / "etc/ssh/sshd_config.d/gpu-docker-lab.conf", SSHD_CONFIG)
     for key in ("ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"):
         shutil.copyfile(host_dir / key, root / "etc/ssh" / key)
@@ -205,7 +186,7 @@ def _install_users(spec: BootSpec) -> None:
         shadow.write_text("\n".join(lines) + "\n")
 
 
-def _mount_kernel_filesystems(root: Path, docker_dir: Path) -> None:
+def _mount_kernel_filesystems(root: Path, state_dir: Path) -> None:
     _mount("-t", "proc", "proc", str(root / "proc"))
     _mount("-t", "sysfs", "-o", "ro,nosuid,nodev,noexec", "sysfs", str(root / "sys"))
     _mount("--rbind", "/sys/fs/cgroup", str(root / "sys/fs/cgroup"))
@@ -225,8 +206,9 @@ def _mount_kernel_filesystems(root: Path, docker_dir: Path) -> None:
     for number, name in enumerate(("stdin", "stdout", "stderr")):
         os.symlink(f"/proc/self/fd/{number}", dev / name)
     _mount("-t", "tmpfs", "-o", "mode=755,nosuid,nodev", "tmpfs", str(root / "run"))
-    (root / "var/lib/docker").mkdir(parents=True, exist_ok=True)
-    _mount("--bind", str(docker_dir), str(root / "var/lib/docker"))
+    for store in STORES:
+        (root / "var/lib" / store).mkdir(parents=True, exist_ok=True)
+        _mount("--bind", str(state_dir / store), str(root / "var/lib" / store))
 
 
 def _exec_nspawn(spec: BootSpec) -> None:
@@ -244,7 +226,7 @@ def _exec_nspawn(spec: BootSpec) -> None:
         "--timezone=off",
         "--link-journal=no",
         "--console=read-only",
-        f"--bind={Path(spec.host_dir) / 'docker'}:/var/lib/docker",
+        *(f"--bind={Path(spec.host_dir) / store}:/var/lib/{store}" for store in STORES),
     ]
     os.execvpe(argv[0], argv, {"PATH": PATH, "LANG": "C.UTF-8", **NSPAWN_ENV})
 
@@ -255,7 +237,7 @@ def boot(spec: BootSpec) -> None:
     _install_guest_files(spec)
     if spec.init == "systemd":
         _exec_nspawn(spec)
-    _mount_kernel_filesystems(spec.root, Path(spec.host_dir) / "docker")
+    _mount_kernel_filesystems(spec.root, Path(spec.host_dir))
     socket.sethostname(spec.name)
     os.chroot(spec.root)
     os.chdir("/")

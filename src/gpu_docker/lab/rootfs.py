@@ -7,7 +7,8 @@ result read-only as the lower layers of its own overlay:
   that release with its own docker.io (20.10.5, 20.10.24, 26.1.5), from its own archive;
 - a **layer** per release and init on top of it: ``sudo`` and the lab's login users
   (``ops``: passwordless sudo; ``opspw``: sudo asks for a password the lab sets at boot),
-  plus ``systemd``, ``systemd-sysv`` and ``dbus`` for hosts whose PID 1 is systemd.
+  plus ``systemd``, ``systemd-sysv`` and ``dbus`` for hosts whose PID 1 is systemd (and,
+  on trixie's, rootless docker's packages and Debian's podman).
 
 The cache directory is shared by every lab on the machine (other slots, other checkouts).
 Each entry is built under an exclusive lock in a ``.building`` directory and renamed into
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gpu_docker.lab import sh
 from gpu_docker.lab.state import Init, Release
 
 MIRROR = "http://deb.debian.org/debian"
@@ -55,22 +57,15 @@ LAYER_PACKAGES: dict[Init, tuple[str, ...]] = {
 ROOTLESS_PACKAGES: dict[tuple[Release, Init], tuple[str, ...]] = {
     ("trixie", "systemd"): ("uidmap", "rootlesskit", "slirp4netns", "dbus-user-session"),
 }
-# The lab's login users, made in the layer; their keys and opspw's password come at boot.
+# Debian's podman on trixie's systemd hosts (`container_engine=podman`: GPUs through CDI).
+PODMAN_PACKAGES: dict[tuple[Release, Init], tuple[str, ...]] = {
+    ("trixie", "systemd"): ("podman",),
+}
+# The lab's login users, made in the layer by sh/users.sh; their keys and opspw's password
+# come at boot.
 SUDO_USER = "ops"
 SUDO_PASSWORD_USER = "opspw"
-_USERS_SCRIPT = f"""
-set -e
-for user in {SUDO_USER} {SUDO_PASSWORD_USER}; do
-    id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
-    install -d -m 0700 -o "$user" -g "$user" "/home/$user/.ssh"
-done
-echo '{SUDO_USER} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/gpu-docker-lab-{SUDO_USER}
-echo '{SUDO_PASSWORD_USER} ALL=(ALL) ALL' > /etc/sudoers.d/gpu-docker-lab-{SUDO_PASSWORD_USER}
-chmod 0440 /etc/sudoers.d/gpu-docker-lab-*
-visudo -c >/dev/null
-# Every host must get its own machine id at boot (the journal is kept per machine id).
-if [ -e /etc/machine-id ]; then : > /etc/machine-id; fi
-"""
+_USERS_ARGS = (SUDO_USER, SUDO_PASSWORD_USER)
 
 
 @contextmanager
@@ -164,7 +159,7 @@ def _install_layer(release: Release, init: Init, base: Path, layer: Path) -> Non
         shutil.copyfile("/etc/resolv.conf", resolv)
         # Never start daemons in the build chroot.
         policy = root / "usr/sbin/policy-rc.d"
-        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.write_text(sh.text("policy_rc"))
         policy.chmod(0o755)
         env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
@@ -182,7 +177,7 @@ def _install_layer(release: Release, init: Init, base: Path, layer: Path) -> Non
                 "--no-install-recommends",
                 *_layer_packages(release, init),
             )
-            chroot("sh", "-c", _USERS_SCRIPT)
+            chroot("sh", "-c", sh.text("users"), "sh", *_USERS_ARGS)
         finally:
             for path in (sources, policy):
                 path.unlink()
@@ -200,13 +195,18 @@ def base(cache: Path, release: Release) -> Path:
 
 
 def _layer_packages(release: Release, init: Init) -> tuple[str, ...]:
-    """What the layer installs: the init's packages, and rootless docker's where it runs."""
-    return (*LAYER_PACKAGES[init], *ROOTLESS_PACKAGES.get((release, init), ()))
+    """What the layer installs: the init's packages, rootless docker's and podman where
+    they run."""
+    return (
+        *LAYER_PACKAGES[init],
+        *ROOTLESS_PACKAGES.get((release, init), ()),
+        *PODMAN_PACKAGES.get((release, init), ()),
+    )
 
 
 def _layer_name(release: Release, init: Init) -> str:
     """The layer's cache name: what it installs is in the name, so a change rebuilds it."""
-    recipe = "\n".join((*_layer_packages(release, init), _USERS_SCRIPT))
+    recipe = "\n".join((*_layer_packages(release, init), sh.text("users"), *_USERS_ARGS))
     digest = hashlib.sha256(recipe.encode()).hexdigest()[:10]
     return f"{release}-{init}-{digest}"
 

@@ -40,6 +40,10 @@ def spec(
     """
     facts = host_state.read(CdiFacts, spec=spec, stamp=stamp)
     action, why = cdi.spec_action(facts)
+    if action == "none" and not facts.driver:
+        # Said at every verbosity: CDI requests (docker, podman) cannot work on this host.
+        host.log_styled(f"gpu-docker: {why}", fg="yellow", log_func=logger.warning)
+        return
     if action == "none":
         host.noop(why)
         return

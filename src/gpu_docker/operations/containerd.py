@@ -10,6 +10,7 @@ answer again. The merge rules are :mod:`gpu_docker.containerd` (pure).
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -35,9 +36,12 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
     + settings: the host's settings (runtime name and path, config path, default runtime)
     + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
 
-    Written only when the parsed content changes: containerd first reads the candidate
-    (``containerd --config CANDIDATE config dump``; rejected, the real file is untouched),
-    then it replaces the file atomically, the old one kept as ``<target><backup>`` (0600).
+    Judged on the effective config too (:func:`gpu_docker.containerd.plan`): nothing is
+    written where an imported drop-in already carries the runtime, and the host is refused
+    where one would shadow the edit. Written only when the parsed content changes:
+    containerd first reads the candidate (``containerd --config CANDIDATE config dump``,
+    which must run the runtime as merged; else the real file is untouched), then it
+    replaces the file atomically, the old one kept as ``<target><backup>`` (0600).
 
     **Example:**
 
@@ -50,19 +54,34 @@ def merge(settings: Settings, backup: str) -> Generator[Any, None, None]:
         )
     """
     facts = host_state.read(ContainerdFacts, path=settings.containerd_config_path)
+    if settings.cdi and not containerd.supports_cdi(facts.version):
+        host.log_styled(
+            f"gpu-docker: cdi: {facts.version or 'this containerd'} has no CDI (containerd "
+            "1.7+): enable_cdi not set, CDI devices only through docker here",
+            fg="yellow",
+        )
     text = yield from merged_text(
         facts.target,
         facts.text,
-        lambda found: containerd.merge_settings(settings, facts.version, found),
+        lambda found: containerd.plan(settings, replace(facts, text=found)),
         TomlMergeError,
-        f"already has the {settings.runtime_name} runtime",
+        f"already has the {settings.runtime_name} runtime"
+        + (f" in effect (imports {', '.join(sorted(facts.imports))})" if facts.imports else ""),
     )
     if text is None:
         return
     target = str(PurePosixPath(facts.target))
     temp = temp_beside(target)
     yield from put_beside(text, temp, target, False)
-    yield sh.command("containerd_check", temp, target)
+    yield sh.command(
+        "containerd_check",
+        temp,
+        target,
+        settings.runtime_name,
+        containerd.binary_path(settings.runtime_path),
+        "1" if settings.containerd_default_runtime else "0",
+        "1" if settings.cdi and containerd.supports_cdi(facts.version) else "0",
+    )
     yield sh.command("swap_in", temp, target, target + backup)
 
 

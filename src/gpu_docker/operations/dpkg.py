@@ -13,14 +13,15 @@ from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, QuoteString, StringCommand, operation
+from pyinfra.api import QuoteString, StringCommand, operation
 
 from gpu_docker import sh
 from gpu_docker.bundle.manifest import BundleEntry
 from gpu_docker.facts import host_state
 from gpu_docker.facts.dpkg import DpkgAudit, DpkgDepends, InstalledPackages, PackageSelections
 from gpu_docker.facts.files import DaemonJsonKept, RemoteSha256
-from gpu_docker.operations.util import fail
+from gpu_docker.operations.files import upload_deb
+from gpu_docker.operations.util import WithConnectorArguments, fail
 from gpu_docker.packages import downgrades, held_to_move, legacy_present, removal_plan
 
 
@@ -127,9 +128,7 @@ def _bundle_commands(
     for entry in needed:
         remote = paths[entry.file]
         if present.get(remote) != entry.sha256:
-            yield FileUploadCommand(
-                str(entry.path), remote, remote_temp_filename=host.get_temp_filename(remote)
-            )
+            yield WithConnectorArguments(upload_deb, (str(entry.path), remote), {})
     # The lock wait right before dpkg, in its round trip: not before the uploads.
     install = sh.command(
         "dpkg_install", held, remote_dir, *(f"{e.file}={e.sha256}" for e in needed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from io import StringIO
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pyinfra import host, logger
@@ -77,29 +77,60 @@ def upload_beside(
 
     Run through ``util.WithConnectorArguments``. An upload that fails (a full disk, most
     often) would leave a truncated temp file and pyinfra's "size mismatch in put!";
-    instead the partial file is removed, the target is untouched, and the one line
-    printed says why, with the free space left.
+    instead the partial file is removed (see ``_put``), the target is untouched, and the
+    one line printed says why, with the free space left.
     """
-    try:
-        if host.put_file(StringIO(text), temp, **arguments):
-            return True
-        error = "the upload failed"
-    except OSError as exc:
-        error = str(exc)
-    parent = str(PurePosixPath(target).parent)
-    ok, output = host.run_shell_command(sh.command("upload_failed", temp, parent), **arguments)
-    free = output.stdout.strip() if ok else ""
-    needed = len(text.encode())
-    if free.isdigit() and int(free) * 1024 < needed:
-        cause = (
-            f"no space left on the device holding {parent} ({free} KiB free, {needed} bytes needed)"
-        )
-    else:
-        cause = f"could not write {temp} ({error})"
+    cause = _put(host, StringIO(text), len(text.encode()), temp, arguments)
+    if cause is None:
+        return True
     host.log_styled(
         f"gpu-docker: {cause}; {target} left untouched", fg="red", log_func=logger.error
     )
     return False
+
+
+def upload_deb(
+    state: State, host: Host, local: str, remote: str, arguments: ConnectorArguments
+) -> bool:
+    """Upload an offline bundle's deb to the host's cache, or fail the host cleanly.
+
+    Run through ``util.WithConnectorArguments``, as ``upload_beside``: a failed upload
+    leaves neither a partial deb in the cache nor pyinfra's staging file of a sudo upload
+    (pyinfra's own ``FileUploadCommand`` left both), and says why in one line.
+    """
+    cause = _put(host, local, Path(local).stat().st_size, remote, arguments)
+    if cause is None:
+        return True
+    host.log_styled(f"gpu-docker: {cause}; nothing installed", fg="red", log_func=logger.error)
+    return False
+
+
+def _put(
+    host: Host, source: str | StringIO, size: int, remote: str, arguments: ConnectorArguments
+) -> str | None:
+    """Upload ``source`` (a local file or text) of ``size`` bytes to ``remote``: ``None``
+    when it is there, else the cause, with what the failed upload left removed.
+
+    Under ``_sudo`` pyinfra first uploads as the login user to a staging file in its temp
+    directory and copies that with sudo; it removes that file only after a good copy, so
+    the staging file is named here and removed with the partial one.
+    """
+    staging = host.get_temp_filename(remote)
+    try:
+        if host.put_file(source, remote, remote_temp_filename=staging, **arguments):
+            return None
+        error = "the upload failed"
+    except OSError as exc:
+        error = str(exc)
+    parent = str(PurePosixPath(remote).parent)
+    cleanup = sh.command("upload_failed", remote, parent, staging)
+    ok, output = host.run_shell_command(cleanup, **arguments)
+    free = output.stdout.strip() if ok else ""
+    if free.isdigit() and int(free) * 1024 < size:
+        return (
+            f"no space left on the device holding {parent} ({free} KiB free, {size} bytes needed)"
+        )
+    return f"could not write {remote} ({error})"
 
 
 @operation()

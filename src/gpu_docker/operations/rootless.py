@@ -43,13 +43,16 @@ def as_user(found: RootlessUser, command: StringCommand) -> StringCommand:
 
 
 @operation()
-def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, None]:
+def merge(
+    settings: Settings, user: str, backup: str, docker_version: str
+) -> Generator[Any, None, None]:
     """
     Merge the runtime into a rootless user's ``~/.config/docker/daemon.json``, as them.
 
     + settings: runtime name and path (and ``set_default_runtime``)
     + user: the login name from ``rootless_users``
     + backup: suffix of the previous file's copy (``gpu_docker.files.backup_suffix``)
+    + docker_version: the dockerd's version (``features.cdi`` with ``cdi`` on 25+)
 
     The same merge as the system daemon.json (every other key kept, written only when the
     parsed content changes), then an atomic rename done by the user: the file stays theirs,
@@ -59,7 +62,9 @@ def merge(settings: Settings, user: str, backup: str) -> Generator[Any, None, No
     text = yield from merged_text(
         found.target,
         found.text,
-        lambda current: daemon_json.merge(current, rootless.daemon_json_owned(settings)),
+        lambda current: daemon_json.merge(
+            current, rootless.daemon_json_owned(settings, docker_version)
+        ),
         daemon_json.DaemonJsonError,
         f"already has the {settings.runtime_name} runtime",
     )

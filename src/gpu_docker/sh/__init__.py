@@ -5,6 +5,12 @@ uploaded first, and host data reaches it only as quoted positional arguments (``
 so a path holding spaces or ``;`` in the settings cannot run a command. Keeping the
 scripts as files is what lets shellcheck read them (``scripts/test.sh`` runs it). The
 scripts answer in ``key=value`` lines, which :func:`key_values` reads back.
+
+Every script runs in the C locale (:data:`C_LOCALE`, put first by :func:`inline`): the
+scripts and the Python reading their output find apt's, dpkg's, systemctl's, journalctl's,
+docker's and nvidia-smi's lines by their English words and quote them in the one-line
+causes, and a host with ``LANG=zh_CN.UTF-8`` or ``LANGUAGE=zh_CN:zh`` in /etc/environment
+would have them translated.
 """
 
 from __future__ import annotations
@@ -21,10 +27,16 @@ def text(name: str) -> str:
     return files(__name__).joinpath(f"{name}.sh").read_text(encoding="utf-8")
 
 
+#: The first line of every script: messages, dates and numbers in the C locale for every
+#: command it runs. gettext reads ``LANGUAGE`` before ``LC_ALL`` except in the C locale;
+#: it is dropped all the same, for a program that reads it itself.
+C_LOCALE = "LC_ALL=C; export LC_ALL; unset LANGUAGE\n"
+
+
 def inline(script: str, *args: str) -> StringCommand:
-    """``sh -c SCRIPT gpu-docker ARGS...`` with every piece quoted."""
+    """``sh -c SCRIPT gpu-docker ARGS...`` with every piece quoted, in the C locale."""
     return StringCommand(
-        "sh", "-c", QuoteString(script), "gpu-docker", *(QuoteString(a) for a in args)
+        "sh", "-c", QuoteString(C_LOCALE + script), "gpu-docker", *(QuoteString(a) for a in args)
     )
 
 

@@ -3,7 +3,7 @@
 # for the runtime, and roll back to the previous daemon.json if docker does not come back.
 # Args: strategy conf backup-suffix runtime timeout init validate(0/1) live-restore(0/1)
 #       reload-stamp
-# libs: backup dockerd
+# libs: backup log dockerd
 strategy=$1 conf=$2 backup=$3 runtime=$4 timeout=$5 init=$6 validate=$7 live=$8 stamp=$9
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
@@ -49,14 +49,13 @@ has_runtime() {
     case $(info '{{json .Runtimes}}') in *"\"$runtime\""*) return 0 ;; esac
     return 1
 }
-# dockerd's last complaint, from its log, else the init system's, for the one-line failure.
-# Under systemd only dockerd's own lines (_SYSTEMD_UNIT), not systemd's "Failed to start".
+# dockerd's last complaint, from what it logged during this run, else the init system's,
+# for the one-line failure. Under systemd only dockerd's own lines (_SYSTEMD_UNIT), not
+# systemd's "Failed to start".
 why() {
     {
         grep -iE 'error|fail|unable|cannot|denied' "$initout"
-        if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
-        else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
-            | grep -iE 'level=(error|fatal)|unable to|failed'
+        dockerd_log "$init" | grep -iE 'level=(error|fatal)|unable to|failed'
     } | tail -n 1 | cut -c 1-300
 }
 # Wait until docker lists the runtime (0), answers without it for 3 s (2: it read a config
@@ -81,12 +80,19 @@ settle() {
     done
     return 1
 }
-if [ "$validate" = 1 ] && [ -f "$target" ]; then
-    if ! out=$(dockerd --validate --config-file "$target" 2>&1); then
-        restore
-        say "dockerd --validate rejected the new $target: $(printf '%s\n' "$out" | tail -n 1); $restored, docker not restarted"
-        exit 1
-    fi
+# dockerd's own check of the new file (--validate, or an unprivileged load on Docker < 23);
+# one it could not check goes on, the rollback below covers it.
+log_mark /var/log/docker.log
+if [ -f "$target" ]; then
+    checked=$(dockerd_check "$target" "$validate")
+    case $checked in
+        ok | unknown:*) ;;
+        *)
+            restore
+            [ "$validate" = 1 ] && by="dockerd --validate" || by="dockerd"
+            say "$by rejected the new $target: $checked; $restored, docker not restarted"
+            exit 1 ;;
+    esac
 fi
 if [ "$strategy" = reload ] && answers; then
     action=reload
@@ -103,9 +109,11 @@ else
         running=$(info '{{.ContainersRunning}}')
         if [ "$(info '{{.LiveRestoreEnabled}}')" != true ] && [ "${running:-0}" -gt 0 ] 2>/dev/null; then
             restore
+            # The refused reload may still have loaded part of the file (20.10: its
+            # runtimes): reload again, so dockerd runs the file that is on disk.
             case $put in
-                restored) put="$target put back" ;;
-                removed) put="new $target removed (there was none before)" ;;
+                restored) put="$target put back"; reload ;;
+                removed) put="new $target removed (there was none before)"; reload ;;
                 *) put=$restored ;;
             esac
             [ "$running" = 1 ] && stop="1 container would stop" || stop="$running containers would stop"

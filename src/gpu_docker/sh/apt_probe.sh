@@ -14,10 +14,22 @@ fingerprints() {
     gpg --batch --show-keys --with-colons "$1" 2>/dev/null \
         | awk -F: '$1 == "pub" { p = 1; next } $1 == "fpr" && p { print toupper($10); p = 0 }'
 }
+# The key comes the way apt's files come: through apt's proxy where apt has one (curl
+# reads only the environment's proxy, which sudo and ssh sessions rarely carry), for the
+# key URL's scheme; DIRECT means none.
+scheme=${url%%://*}
+proxy=$(apt-config dump 2>/dev/null \
+    | sed -n "s/^Acquire::$scheme::Proxy \"\(.*\)\";\$/\1/p" | head -n1)
+[ "$proxy" = DIRECT ] && proxy=""
 if [ -e "$keyring" ] && fingerprints "$keyring" | grep -qx "$expected"; then
     probe_key=$keyring
 else
-    if ! curl -fsSL --max-time 30 -o "$stage/key" -- "$url" 2>"$stage/err"; then
+    if [ -n "$proxy" ]; then
+        set -- --proxy "$proxy"
+    else
+        set --
+    fi
+    if ! curl -fsSL --max-time 30 "$@" -o "$stage/key" -- "$url" 2>"$stage/err"; then
         say "could not fetch the apt key from $url: $(tail -n1 "$stage/err"); nothing written"
         fail
     fi
@@ -34,7 +46,7 @@ else
     probe_key=$stage/keyring
 fi
 printf 'deb [signed-by=%s] %s /\n' "$probe_key" "$repo" > "$stage/list"
-out=$(LC_ALL=C apt-get update -q -o Dir::Etc::sourcelist="$stage/list" -o Dir::Etc::sourceparts=- \
+out=$(apt-get update -q -o Dir::Etc::sourcelist="$stage/list" -o Dir::Etc::sourceparts=- \
     -o Dir::State::Lists="$stage/lists" -o APT::Get::List-Cleanup=0 \
     -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root 2>&1)
 rc=$?

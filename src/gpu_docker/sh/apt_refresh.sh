@@ -11,7 +11,7 @@
 stamp=$1 forced=$2
 shift 2
 [ "$forced" = 0 ] || rm -f -- "$stamp"
-run_step env LC_ALL=C apt-get update -q "$@"
+run_step apt-get update -q "$@"
 rc=$?
 if [ "$rc" -ne 0 ] || printf '%s\n' "$out" | grep -q '^[EW]:'; then
     say "apt-get update of NVIDIA's source failed: $cause"

@@ -3,7 +3,7 @@
 # put the previous config back (restarting again) if it does not. Running containers
 # survive a containerd restart: their shims keep them.
 # Args: conf backup-suffix address timeout service(systemd/initd)
-# libs: backup
+# libs: backup log
 conf=$1 backup=$2 address=$3 timeout=$4 service=$5
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 target=$(readlink -f -- "$conf" 2>/dev/null) || target=$conf
@@ -30,16 +30,17 @@ settle() {
     done
     return 1
 }
+# containerd's last complaint since the restart (lib_log.sh): its own lines, not systemd's
+# "Failed to start containerd.service", and none from an earlier day.
 why() {
-    # containerd's own lines, not systemd's "Failed to start containerd.service".
-    if [ "$service" = systemd ]; then journalctl _SYSTEMD_UNIT=containerd.service -n 30 --no-pager -o cat 2>/dev/null
-    else tail -n 30 /var/log/containerd.log 2>/dev/null; fi \
+    log_read "$service" containerd.service /var/log/containerd.log \
         | grep -iE 'level=(error|fatal)|failed' | tail -n 1 | cut -c 1-300
 }
 if ! answers; then
     echo "containerd is not running: it reads the new $target when it starts"
     exit 0
 fi
+log_mark /var/log/containerd.log
 restart
 settle && exit 0
 reason=$(why)

@@ -3,7 +3,8 @@
 # arguments (one arg= line each), when it started and when daemon.json last changed
 # (epoch seconds with their fraction), when gpu-docker last reloaded this dockerd (its
 # stamp, same pid only), and, where dockerd has --validate and the file changed since
-# dockerd started (or dockerd is not running), what --validate says of the file as it is now.
+# dockerd started (or dockerd is not running), what dockerd says of the file as it is now
+# (dockerd_check: its --validate, or an unprivileged load where it has none).
 # Args: daemon.json-path validate(0/1/auto: whether dockerd --help lists --validate, asked
 # only when it would run) reload-stamp
 # libs: dockerd
@@ -40,10 +41,7 @@ if [ -f "$target" ]; then
         if [ "$validate" = auto ]; then
             dockerd --help 2>&1 | grep -q -- '--validate' && validate=1
         fi
-        if [ "$validate" = 1 ]; then
-            if out=$(dockerd --validate --config-file "$target" 2>&1); then echo "validate=ok"
-            else echo "validate=$(echo "$out" | grep -v '^$' | tail -n 1 | cut -c 1-300)"; fi
-        fi
+        echo "validate=$(dockerd_check "$target" "$validate")"
     fi
 fi
 true

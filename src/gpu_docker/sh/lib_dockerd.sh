@@ -67,3 +67,45 @@ system_dockerd() {
         pgrep -o -u 0 -x dockerd
     fi
 }
+# dockerd_check FILE VALIDATE(1/0): would this host's dockerd load FILE at its next start?
+# Prints "ok", dockerd's refusal (its last line, naming FILE), or "unknown: WHY" when it
+# could not tell. VALIDATE=1: dockerd has --validate (Docker 23+). Older ones (20.10) are
+# asked by loading FILE as the unprivileged uid 65534: dockerd reads and checks its whole
+# configuration (unknown keys, value types, its own rules) before anything else, then
+# stops with "needs to be started with root privileges" before it creates a file, binds a
+# socket or starts containerd; as uid 65534 it could not touch the running docker's state
+# anyway. FILE (it may be 0600) is opened here and reaches dockerd through a pipe that
+# uid 65534's shell makes (dockerd reopens /dev/stdin: a pipe made as root is root's 0600),
+# so nothing is written. Seen on 20.10.24: "needs to be started with root privileges" after
+# "Starting up" for a good file; "unable to configure the Docker daemon with file
+# /dev/stdin: the following directives don't match any configuration option: bogus".
+dockerd_check() {
+    if [ "$2" = 1 ]; then
+        if dc_out=$(dockerd --validate --config-file "$1" 2>&1); then echo ok; return 0; fi
+    else
+        # shellcheck disable=SC2016 # $0 is the inner shell's
+        dc_out=$(timeout 30 chroot --userspec=65534:65534 --groups=65534 / \
+            sh -c 'cat | "$0" --config-file /dev/stdin' dockerd < "$1" 2>&1)
+        dc_rc=$?
+        case $dc_out in *"needs to be started with root"*) echo ok; return 0 ;; esac
+        # dockerd exits 1 with its refusal and nothing logged: "Starting up" comes after
+        # the configuration is loaded. Anything else (chroot's or timeout's own status, a
+        # dockerd that got further) says nothing about the file.
+        case $dc_out in *"Starting up"*) dc_rc=started ;; esac
+        if [ "$dc_rc" != 1 ] || [ -z "$dc_out" ]; then
+            echo "unknown: $(printf '%s\n' "$dc_out" | grep -v '^$' | tail -n 1 | cut -c 1-200)"
+            return 0
+        fi
+        dc_out=$(printf '%s\n' "$dc_out" | DC_FILE=$1 awk '{
+            out = ""
+            while ((i = index($0, "/dev/stdin")) > 0) {
+                out = out substr($0, 1, i - 1) ENVIRON["DC_FILE"]; $0 = substr($0, i + 10)
+            }
+            print out $0
+        }')
+    fi
+    printf '%s\n' "$dc_out" | grep -v '^$' | tail -n 1 | cut -c 1-300
+}
+# dockerd_log INIT: what dockerd logged since ``log_mark /var/log/docker.log`` (lib_log.sh,
+# which the script names too).
+dockerd_log() { log_read "$1" docker.service /var/log/docker.log; }

@@ -6,12 +6,14 @@ say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 # return its status; sets $out to that output and $cause to the line naming why it
 # failed: dpkg's first "dpkg: error" line (with the indented line that ends it), else
 # apt's first "E:" line, else its first "W:" line, else the last line; prefixed with
-# "killed by signal N" when the command was killed.
+# "killed by signal N" when the command was killed. Lines may end in CR LF: apt runs dpkg
+# on a pseudo-terminal; the CR is dropped so the cause stays one line.
 run_step() {
     out=$("$@" 2>&1)
     rc=$?
     [ -z "$out" ] || printf '%s\n' "$out"
     cause=$(printf '%s\n' "$out" | awk '
+        { sub(/\r$/, "") }
         p { if (/^ /) { sub(/^ +/, ""); d = d " " $0 } p = 0 }
         /^dpkg: error/ && d == "" { d = $0; p = 1 }
         /^E: / && e == "" { e = $0 }

@@ -15,7 +15,7 @@ elif [ -r /proc/driver/nvidia/version ]; then
     echo "driver=$(head -n1 /proc/driver/nvidia/version)"
 fi
 [ -d /run/systemd/system ] && echo "init=systemd" || echo "init=sysv"
-for t in curl gpg dpkg docker; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done
+for t in curl gpg dpkg docker podman; do command -v "$t" >/dev/null 2>&1 && echo "tool=$t"; done
 if command -v docker >/dev/null 2>&1; then
     if docker_info; then
         server=$(info_text ServerVersion)

@@ -1,19 +1,19 @@
 #!/bin/sh
 # Start docker, which was not running, and wait until it answers; stop waiting as soon as
-# the start failed or dockerd exited, and say why in dockerd's (or the init script's) words.
+# the start failed or dockerd exited, and say why in dockerd's words (else the init
+# system's).
 # Args: init(systemd/sysv) timeout-seconds
-# libs: dockerd
+# libs: log dockerd
 init=$1 timeout=$2
 say() { printf 'gpu-docker: %s\n' "$*" >&2; }
 reset_failed() { systemctl reset-failed docker.socket; systemctl reset-failed docker.service; }
 timeout 10 docker info >/dev/null 2>&1 && exit 0
-# dockerd's last complaint in its log (under systemd only dockerd's own lines), else the
-# last line the init system printed.
+# dockerd's last complaint in what it logged since this start (under systemd only
+# dockerd's own lines), else the last line the init system printed.
 why() {
-    if [ "$init" = systemd ]; then journalctl _SYSTEMD_UNIT=docker.service -n 30 --no-pager -o cat 2>/dev/null
-    else tail -n 30 /var/log/docker.log 2>/dev/null; fi \
-        | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
+    dockerd_log "$init" | grep -iE 'level=(error|fatal)|unable to|failed' | tail -n 1 | cut -c 1-300
 }
+log_mark /var/log/docker.log
 # A docker.service that failed to start too often is refused by systemd until reset.
 # A start that never returns (TimeoutStartSec=infinity) is given up after the timeout (124).
 if [ "$init" = systemd ]; then reset_failed >/dev/null 2>&1; out=$(timeout "$timeout" systemctl start docker 2>&1)
@@ -29,8 +29,10 @@ while [ "$i" -lt $((timeout * 5)) ]; do
     [ "$gone" -ge 15 ] && break
     sleep 0.2; i=$((i + 1))
 done
+# dockerd's own words first: systemctl's last line only points at the journal ("See
+# "systemctl status docker.service" ... for details.").
 said=$(echo "$out" | grep -v '^$' | tail -n 1 | cut -c 1-300)
-if [ "$rc" -ne 0 ] && [ -n "$said" ]; then reason=$said; else reason=$(why); fi
+reason=$(why)
 [ -n "$reason" ] || reason=$said
 if [ "$gone" -ge 15 ]; then
     say "docker was not running and did not start (start exited $rc${reason:+: $reason}); nothing changed"
