@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gpu_docker import __version__
+from gpu_docker import __version__, advisories_cli
 from gpu_docker.bundle import cli as bundle_cli
 from gpu_docker.lab import cli as lab_cli
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     lab_cli.register(sub)
     bundle_cli.register(sub)
+    advisories_cli.register(sub)
     return parser
 
 

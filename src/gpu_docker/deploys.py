@@ -116,6 +116,7 @@ def converge(project_root: Path | None = None) -> None:
     if found.issues:
         fail(name="Preflight", message="; ".join(found.issues))
         return
+    plan.warn_vulnerable_pin(settings)
     plan.clear_packages(settings, backup)
     owned = plan.docker_owned(settings, found)
     plan.start_docker(settings, found)

@@ -33,7 +33,7 @@ from gpu_docker.cdi import SPEC_PATH
 from gpu_docker.containerd import grpc_address
 from gpu_docker.dockerd_gpus import HOOK_ERRORS
 from gpu_docker.toml_merge import TomlMergeError, dig, plain
-from gpu_docker.verify import Check, Verification, parse_verification
+from gpu_docker.verify import Check, Verification, parse_verification, security_line
 
 #: runtime_types whose ``options`` CRI reads as runc options (BinaryName, SystemdCgroup).
 RUNC_TYPES = ("io.containerd.runc.v2", "io.containerd.runc.v1")
@@ -193,6 +193,9 @@ def describe_engine(
             f"{engine} does not answer: {report.error}"
         )
     lines = [f"{engine}: {report.version or 'version unknown'}"]
+    security = security_line(report.base)
+    if security:
+        lines.append(security)
     if runtime is not None:
         lines.append(runtime.describe())
     problems: list[str] = []

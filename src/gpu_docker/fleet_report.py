@@ -23,17 +23,30 @@ from typing import Any
 import click
 from pyinfra.api.state import State, StateStage
 
+from gpu_docker import advisories
 from gpu_docker.engine_verify import EngineReport, check_records
 from gpu_docker.verify import (
     CHECK_TITLES,
     Verification,
     check_problem,
     device_driver_registered,
+    installed_toolkit,
+    open_bulletins,
     pending_restart,
 )
 
 Record = dict[str, Any]
 _COLLECTORS: dict[int, FleetReport] = {}
+
+
+def _security(report: Verification) -> Record:
+    """The installed toolkit version and the CVEs of the NVIDIA bulletins it lacks the fix
+    of (``None`` for both where no toolkit is installed)."""
+    version = installed_toolkit(report)
+    return {
+        "toolkit_version": version or None,
+        "open_cves": advisories.records(open_bulletins(report)) if version else None,
+    }
 
 
 def record(host: str, report: Verification, runtime_name: str, problem: str | None) -> Record:
@@ -47,6 +60,7 @@ def record(host: str, report: Verification, runtime_name: str, problem: str | No
         "os": report.os,
         "docker_version": report.docker_version,
         "toolkit_packages": dict(sorted(report.packages.items())),
+        **_security(report),
         "runtimes": list(report.dockerd.runtimes) if report.dockerd.runtimes is not None else None,
         "device_driver_registered": device_driver_registered(report),
         "pending_restart": pending_restart(report, runtime_name),
@@ -89,6 +103,7 @@ def engine_record(
         "os": base.os,
         f"{engine}_version": report.version or None,
         "toolkit_packages": dict(sorted(base.packages.items())),
+        **_security(base),
         "nvidia_smi": base.gpu.smi or None,
         "gpus": list(base.gpu.gpus),
         "gpu_problem": base.gpu.problem(),
@@ -132,10 +147,19 @@ def _toolkit(packages: Mapping[str, str]) -> str:
     return ",".join(versions) if versions else "-"
 
 
+def _cves(found: Sequence[Mapping[str, Any]] | None) -> str:
+    """The table's mark of a host whose toolkit has open bulletins: count and top CVSS."""
+    if found is None:
+        return "-"
+    if not found:
+        return "none"
+    return f"{len(found)}:CVSS{max(cve['cvss'] for cve in found)}"
+
+
 def table(records: Sequence[Record]) -> list[str]:
-    """One line per host: verdict, docker, toolkit, device driver, GPUs, checks (each as
-    ``engine/check``), problem."""
-    header = ("host", "status", "docker", "toolkit", "--gpus", "gpus", "checks")
+    """One line per host: verdict, docker, toolkit, its open CVEs, device driver, GPUs,
+    checks (each as ``engine/check``), problem."""
+    header = ("host", "status", "docker", "toolkit", "CVEs", "--gpus", "gpus", "checks")
     rows: list[tuple[str, ...]] = []
     problems: list[str] = []
     for r in sorted(records, key=lambda r: r["host"]):
@@ -150,6 +174,7 @@ def table(records: Sequence[Record]) -> list[str]:
                 r["status"],
                 r.get("docker_version") or "-",
                 _toolkit(r.get("toolkit_packages", {})),
+                _cves(r.get("open_cves")),
                 driver,
                 str(len(r.get("gpus", []))) if "gpus" in r else "-",
                 checks or "-",

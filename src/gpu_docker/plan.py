@@ -121,6 +121,15 @@ def _engine_problems(settings: Settings, found: Found) -> None:
         found.issues += runtime_config.problems(current, found.runtime_owned)
 
 
+def warn_vulnerable_pin(settings: Settings) -> None:
+    """Say once per host, in the preview and the run, that the pin lacks a published
+    security fix: an operator rolling out a pin must know before the fleet runs it
+    (``vulnerable_pin=refuse`` stopped such a host in preflight already)."""
+    exposure = preflight.pin_exposure(settings)
+    if exposure:
+        runtime_config_ops.warn(f"the pin: {exposure} (vulnerable_pin=refuse stops such a pin)")
+
+
 def clear_packages(settings: Settings, backup: str) -> None:
     """Before installing: stop at held or newer toolkit packages, put back a daemon.json an
     interrupted purge left aside, and purge NVIDIA's superseded packages."""

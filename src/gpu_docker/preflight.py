@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpu_docker import rootless
+from gpu_docker import advisories, rootless
 from gpu_docker.bundle.depends import unmet_dependencies
 from gpu_docker.bundle.errors import BundleError
 from gpu_docker.bundle.manifest import Manifest, load_manifest, verify_bundle
@@ -123,7 +123,19 @@ def problems(settings: Settings, facts: Preflight, *, unmet: Sequence[str] = ())
         found.append(
             "the offline bundle needs packages the host lacks and cannot fetch: " + ", ".join(unmet)
         )
+    exposure = pin_exposure(settings)
+    if exposure and settings.vulnerable_pin == "refuse":
+        found.append(
+            f"{exposure}: pin {advisories.first_safe(advisories.affecting(settings.toolkit_version))}"
+            " or newer (vulnerable_pin=refuse)"
+        )
     return found
+
+
+def pin_exposure(settings: Settings) -> str:
+    """The open NVIDIA security bulletins of the pinned version, in one line ("" if none)."""
+    found = advisories.affecting(settings.toolkit_version)
+    return advisories.summary(settings.toolkit_version, found) if found else ""
 
 
 def containerd_problems(settings: Settings, facts: ContainerdHost) -> list[str]:

@@ -32,6 +32,7 @@ NVIDIA_KEY_FINGERPRINT = "C95B321B61E88C1809C4F759DDCAE044F796ECB0"
 InstallMethod = Literal["apt", "offline"]
 RestartStrategy = Literal["restart", "reload", "never"]
 ContainerEngine = Literal["docker", "containerd", "both", "podman"]
+VulnerablePin = Literal["warn", "refuse"]
 NvmlSymlinks = Literal["auto", "on", "off"]
 RuntimeMode = Literal["auto", "legacy", "cdi"]
 
@@ -89,6 +90,16 @@ class Settings:
         metadata=_doc(
             "Seconds to wait for another apt or dpkg (unattended-upgrades at boot) to release "
             "dpkg's lock before failing the host with the holder's pid and command.",
+            "Toolkit",
+        ),
+    )
+    vulnerable_pin: VulnerablePin = field(
+        default="warn",
+        metadata=_doc(
+            "What a pin with open NVIDIA security bulletins does (`gpu-docker advisories "
+            "VERSION` lists them): `warn` says so once per host, in the preview and the run, "
+            "naming the CVEs and the highest CVSS; `refuse` fails the host before anything is "
+            "installed, naming the CVEs and the first version with every fix.",
             "Toolkit",
         ),
     )

@@ -22,6 +22,9 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from debian.debian_support import Version
+
+from gpu_docker import advisories, toolkit
 from gpu_docker.dockerd_gpus import HOOK_ERRORS, DockerdGpus, parse_dockerd_gpus
 
 #: Where gpu-docker looks for nvidia-smi after dockerd's PATH (see lib_gpu.sh).
@@ -269,6 +272,31 @@ def pending_restart(report: Verification, runtime_name: str) -> str | None:
     return "; ".join(reasons) or None
 
 
+def installed_toolkit(report: Verification) -> str:
+    """The toolkit version the host runs: the oldest of its toolkit packages (they move
+    together; a mixed set is judged by its weakest part), "" when none is installed."""
+    versions = [
+        toolkit.upstream_version(version)
+        for name, version in report.packages.items()
+        if name in toolkit.PACKAGES and version
+    ]
+    return str(min(versions, key=Version)) if versions else ""
+
+
+def open_bulletins(report: Verification) -> list[advisories.Bulletin]:
+    """NVIDIA's security bulletins the installed toolkit lacks the fix of."""
+    version = installed_toolkit(report)
+    return advisories.affecting(version) if version else []
+
+
+def security_line(report: Verification) -> str | None:
+    """The verify line of a host whose installed toolkit lacks a published fix."""
+    exposed = open_bulletins(report)
+    if not exposed:
+        return None
+    return f"security: {advisories.summary(installed_toolkit(report), exposed)}"
+
+
 def describe(
     report: Verification, runtime_name: str, smoke_test_image: str | None
 ) -> tuple[list[str], str | None]:
@@ -282,6 +310,9 @@ def describe(
         f"nvidia-container-cli: {report.cli_version or 'not found'}",
         f"nvidia-ctk: {report.ctk_version or 'not found'}",
     ]
+    security = security_line(report)
+    if security:
+        lines.append(security)
     runtimes = report.dockerd.runtimes
     if runtimes is None:
         error = report.dockerd.docker_error or "docker info failed"

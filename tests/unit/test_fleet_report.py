@@ -6,6 +6,7 @@ import json
 from test_verify import MISMATCH, NO_DRIVER, check, verification
 
 from gpu_docker.fleet_report import absent, document, record, table
+from gpu_docker.toolkit import PACKAGES
 from gpu_docker.verify import GpuState, describe
 
 NOW = datetime.datetime(2025, 1, 31, 12, 0, tzinfo=datetime.timezone.utc)
@@ -62,8 +63,9 @@ def test_table_has_one_aligned_line_per_host_with_the_problem_last():
     records = [
         entry(
             "lab-1",
-            verification(docker_version="26.1.5", packages={"a": "1.17.8-1", "b": "1.17.8-1"}),
+            verification(docker_version="26.1.5", packages=dict.fromkeys(PACKAGES, "1.17.8-1")),
         ),
+        entry("lab-3", verification(packages=dict.fromkeys(PACKAGES, "1.20.0-1"))),
         entry("lab-22", verification(checks=(check(rc=125, output=NO_DRIVER),))),
         absent("ghost", "unreachable", "could not connect"),
     ]
@@ -73,16 +75,28 @@ def test_table_has_one_aligned_line_per_host_with_the_problem_last():
         "status",
         "docker",
         "toolkit",
+        "CVEs",
         "--gpus",
         "gpus",
         "checks",
         "problem",
     ]
-    assert len(lines) == 3
-    ghost, lab1, lab22 = lines
+    assert len(lines) == 4
+    ghost, lab1, lab22, lab3 = lines
     assert ghost.split()[:2] == ["ghost", "unreachable"] and ghost.endswith("could not connect")
-    assert lab1.split() == ["lab-1", "verified", "26.1.5", "1.17.8-1", "yes", "0", "docker/gpus:ok"]
-    assert lab22.split()[:7] == ["lab-22", "failed", "-", "-", "NO", "0", "docker/gpus:FAIL"]
+    # 1.17.8 lacks the fix of CVE-2026-24260 (CVSS 8.5): the table marks the host.
+    assert lab1.split() == [
+        "lab-1",
+        "verified",
+        "26.1.5",
+        "1.17.8-1",
+        "1:CVSS8.5",
+        "yes",
+        "0",
+        "docker/gpus:ok",
+    ]
+    assert lab3.split()[3:5] == ["1.20.0-1", "none"]
+    assert lab22.split()[:8] == ["lab-22", "failed", "-", "-", "-", "NO", "0", "docker/gpus:FAIL"]
     assert 'could not select device driver ""' in lab22
     # Columns line up: every status starts where the header's does.
     assert {line.index(line.split()[1]) for line in lines} == {header.index("status")}
