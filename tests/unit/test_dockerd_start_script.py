@@ -33,7 +33,12 @@ DOCKERD = """#!/bin/sh
 echo "dockerd $1" >> "$STUB_CALLS"
 [ "$1" = --help ] && [ -z "$STUB_OLD" ] && echo "      --validate   Validate daemon configuration and exit"
 if [ "$1" = --config-file ]; then  # docker 20.10 loading the file unprivileged
-    grep -q bogus && { echo "unable to configure the Docker daemon with file $2: bogus" >&2; exit 1; }
+    body=$(cat)
+    [ -n "$body" ] || { echo "unable to configure the Docker daemon with file $2: EOF" >&2; exit 1; }
+    if [ "$(printf %s "$body" | head -c 3 | od -An -tx1 | tr -d ' \\n')" = efbbbf ]; then
+        echo "unable to configure the Docker daemon with file $2: invalid character" >&2; exit 1
+    fi
+    printf %s "$body" | grep -q bogus && { echo "unable to configure the Docker daemon with file $2: bogus" >&2; exit 1; }
     echo "dockerd needs to be started with root privileges." >&2
     exit 1
 fi
@@ -182,3 +187,27 @@ def test_docker_20_10_is_asked_by_an_unprivileged_load_of_the_file(
     fact = HostDockerdStartup().process(done.stdout.splitlines())
     assert fact.validate == validate.replace("CONF", str(host.conf))
     assert calls == ["dockerd --help", *([] if extra else ["dockerd --config-file"])]
+
+
+@pytest.mark.parametrize(
+    ("raw", "validate"),
+    [
+        (b"", "ok"),
+        (b"  \n", "ok"),
+        (b'\xef\xbb\xbf{"debug": true}', "ok"),
+        (b'\xef\xbb\xbf{"bogus": 1}', "unable to configure the Docker daemon with file"),
+    ],
+)
+def test_an_empty_blank_or_bom_file_is_checked_as_the_merge_writes_it(
+    host: Host, raw: bytes, validate: str
+) -> None:
+    """docker 20.10 refuses an empty file ("EOF") and a BOM, which dockerd 23+ and the
+    merge read as {}: the restart loads the merged file, so that is what is checked."""
+    host.conf.write_bytes(raw)
+    host.extra = {"STUB_OLD": "1"}
+    done, calls = host.run()
+    assert done.returncode == 0, done.stderr
+    fact = HostDockerdStartup().process(done.stdout.splitlines())
+    assert fact.validate.startswith(validate)
+    assert calls == ["dockerd --help", "dockerd --config-file"]
+    assert not list(Path("/tmp").glob("gpu-docker-daemon-json.*"))

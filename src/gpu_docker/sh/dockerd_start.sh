@@ -41,7 +41,21 @@ if [ -f "$target" ]; then
         if [ "$validate" = auto ]; then
             dockerd --help 2>&1 | grep -q -- '--validate' && validate=1
         fi
-        echo "validate=$(dockerd_check "$target" "$validate")"
+        # Checked as a gpu-docker restart loads it: the merge drops a UTF-8 BOM and writes
+        # an object for an empty or blank file (dockerd 23+ reads both as {}; 20.10 refuses
+        # them with "EOF" or "invalid character"), in a private copy (the file may be 0600).
+        check=$target copy=""
+        bom=$(head -c 3 "$target" | od -An -tx1 | tr -d ' \n')
+        if [ "$bom" = efbbbf ] || ! grep -q '[^[:space:]]' "$target"; then
+            copy=$(umask 077 && mktemp /tmp/gpu-docker-daemon-json.XXXXXX) || copy=""
+        fi
+        if [ -n "$copy" ]; then
+            if [ "$bom" = efbbbf ]; then tail -c +4 "$target"; else cat "$target"; fi > "$copy"
+            grep -q '[^[:space:]]' "$copy" || echo '{}' > "$copy"
+            check=$copy
+        fi
+        echo "validate=$(dockerd_check "$check" "$validate")"
+        [ -z "$copy" ] || rm -f "$copy"
     fi
 fi
 true
