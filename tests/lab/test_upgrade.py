@@ -149,9 +149,40 @@ def test_a_fixture_driver_on_every_host(lab, host_exec):
         assert done.returncode == 0, done.stderr
 
 
+PIN_WARNING = (
+    f"gpu-docker: the pin: toolkit {OLD} is affected by NVIDIA security bulletins: "
+    "CVE-2026-24260 (highest CVSS 8.5); the first version with every fix is 1.19.1"
+)
+
+
+def pin_warnings(run) -> dict[str, int]:
+    """How often each host was told its pin has open bulletins."""
+    found: dict[str, int] = {}
+    for line in output(run).splitlines():
+        if "gpu-docker: the pin: " in line:
+            name = line.split("]")[0].split("[")[-1]
+            found[name] = found.get(name, 0) + 1
+    return found
+
+
+def verify_table(run_pyinfra) -> dict[str, list[str]]:
+    """deploys/verify.py's closing table: host -> its cells."""
+    run = run_pyinfra("deploys/verify.py")
+    rows = [x.split()[1:] for x in output(run).splitlines() if x.startswith("--> lab-")]
+    return {row[0]: row for row in rows}
+
+
 def test_first_converge_at_the_old_release(lab, host_exec, run_pyinfra):
-    converge(run_pyinfra, f"toolkit_version={OLD}")
+    run = converge(run_pyinfra, f"toolkit_version={OLD}")
     assert_everywhere(lab, host_exec, OLD)
+    # The pin lacks CVE-2026-24260's fix: said once per host, in the run itself.
+    assert pin_warnings(run) == {host.name: 1 for host in lab.hosts}, output(run)
+    assert PIN_WARNING in output(run)
+    # verify marks every host whose installed toolkit has open bulletins.
+    table = verify_table(run_pyinfra)
+    assert {name: row[4] for name, row in table.items()} == {
+        host.name: "1:CVSS8.5" for host in lab.hosts
+    }, table
     for host in lab.hosts:
         assert config(lab, host_exec, host.name)["nvidia-container-cli"]["debug"] == CLI_DEBUG
         spec = read_bytes(lab, host_exec, host.name, OWN_SPEC) or b""
@@ -180,6 +211,9 @@ def test_upgrade_to_the_new_default_moves_every_host_in_one_run(lab, host_exec, 
         assert stale.returncode == 0 and int(stale.stdout) > 0, stale.stdout + stale.stderr
     run = converge(run_pyinfra, f"toolkit_version={NEW}", extra=("--no-wait",))
     assert_everywhere(lab, host_exec, NEW)
+    assert pin_warnings(run) == {}, output(run)
+    table = verify_table(run_pyinfra)
+    assert {row[4] for row in table.values()} == {"none"} and len(table) == len(lab.hosts)
     online = lab.group("online")[0].name
     pin = sh(lab, host_exec, online, "cat /etc/apt/preferences.d/nvidia-container-toolkit")
     assert f"Pin: version {NEW}-1" in pin
