@@ -21,7 +21,7 @@ from gpu_docker.dockerd_gpus import Action, ApplyPlan, plan_apply
 from gpu_docker.facts import host_state
 from gpu_docker.facts.docker import GpuDockerVerification, HostDockerdStartup, RunningDockerd
 from gpu_docker.facts.files import RemoteFileText
-from gpu_docker.operations.util import fail
+from gpu_docker.operations.util import conclude_verification, fail
 from gpu_docker.preflight import Preflight
 from gpu_docker.verify import describe
 
@@ -243,13 +243,5 @@ def verify(
     else:
         report = host.get_fact(GpuDockerVerification, **arguments, dry=not executing)
     lines, problem = describe(report, runtime_name, smoke_test_image)
-    if fleet and executing:
-        fleet_report.collector(host.state).add(
-            fleet_report.record(host.name, report, runtime_name, problem), report_path
-        )
-    for line in lines:
-        host.log(line if executing else f"preview: {line}")
-    if problem:
-        yield from fail._inner(problem)
-    else:
-        host.noop("verified" if executing else "the checks above pass so far")
+    entry = fleet_report.record(host.name, report, runtime_name, problem) if fleet else None
+    yield from conclude_verification(lines, problem, entry, report_path)

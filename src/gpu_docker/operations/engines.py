@@ -12,7 +12,7 @@ from pyinfra.api import StringCommand, operation
 from gpu_docker import cdi, fleet_report, toolkit
 from gpu_docker.engine_verify import EngineReport, cri_runtime, describe_engine
 from gpu_docker.facts.engines import ContainerdDump, ContainerdVerification, PodmanVerification
-from gpu_docker.operations.util import fail
+from gpu_docker.operations.util import conclude_verification
 
 
 def _finish(
@@ -24,17 +24,8 @@ def _finish(
     report_path: str | None,
 ) -> Generator[StringCommand, None, None]:
     """Log the lines, add the host to the fleet report, fail it with the problem."""
-    executing = host.state.is_executing
-    if fleet and executing:
-        fleet_report.collector(host.state).add(
-            fleet_report.engine_record(host.name, engine, report, problem), report_path
-        )
-    for line in lines:
-        host.log(line if executing else f"preview: {line}")
-    if problem:
-        yield from fail._inner(problem)
-    else:
-        host.noop("verified" if executing else "the checks above pass so far")
+    entry = fleet_report.engine_record(host.name, engine, report, problem) if fleet else None
+    yield from conclude_verification(lines, problem, entry, report_path)
 
 
 @operation()

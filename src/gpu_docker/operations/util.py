@@ -13,6 +13,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.operations.util.files import generate_color_diff
 
+from gpu_docker import fleet_report
 from gpu_docker.files import MergeResult
 
 
@@ -96,3 +97,20 @@ def merged_text(
         return None
     preview_diff(write_headline(target, current is not None), current, result.text)
     return result.text
+
+
+def conclude_verification(
+    lines: list[str], problem: str | None, entry: Any, report_path: str | None
+) -> Generator[StringCommand, None, None]:
+    """The end of every engine's verification: add ``entry`` (the host's fleet report
+    record; ``None`` outside the verify deploy) to the run's report after an applied run,
+    log the lines (as a preview's before one), and fail the host with the problem."""
+    executing = host.state.is_executing
+    if entry is not None and executing:
+        fleet_report.collector(host.state).add(entry, report_path)
+    for line in lines:
+        host.log(line if executing else f"preview: {line}")
+    if problem:
+        yield from fail._inner(problem)
+    else:
+        host.noop("verified" if executing else "the checks above pass so far")
