@@ -40,8 +40,14 @@ Setup = Callable[[LabState, object, str], dict[str, object]]
 FAILING_CTK = b"""#!/bin/sh
 # gpu-docker TEST FIXTURE: makes the stand-in toolkit's postinst fail.
 case " $* " in *" config "*) echo "gd-test-fixture: nvidia-ctk config refused" >&2; exit 1 ;; esac
-exec /usr/bin/nvidia-ctk "$@"
+exec /usr/bin/nvidia-ctk.real "$@"
 """
+# The postinst runs /usr/bin/nvidia-ctk by its full path, as NVIDIA's does: a local
+# diversion installs the package's copy beside it, and the failing one answers there.
+DIVERT_CTK = (
+    "dpkg-divert --quiet --local --rename --divert /usr/bin/nvidia-ctk.real "
+    "--add /usr/bin/nvidia-ctk"
+)
 POSTINST_FAILED = (
     "installed nvidia-container-toolkit-base package post-installation script subprocess "
     "returned error exit status 1"
@@ -79,8 +85,9 @@ def _locked(lab: LabState, host_exec, name: str) -> dict[str, object]:
 
 
 def _failing_postinst(lab: LabState, host_exec, name: str) -> dict[str, object]:
-    seed_file(lab, host_exec, name, "/usr/sbin/nvidia-ctk", FAILING_CTK)
-    _sh(lab, host_exec, name, "chmod 0755 /usr/sbin/nvidia-ctk")
+    _sh(lab, host_exec, name, DIVERT_CTK)
+    seed_file(lab, host_exec, name, "/usr/bin/nvidia-ctk", FAILING_CTK)
+    _sh(lab, host_exec, name, "chmod 0755 /usr/bin/nvidia-ctk")
     return {}
 
 
