@@ -46,6 +46,7 @@ class CdiHost:
     refresh_spec: bool = False  # a spec where nvidia-cdi-refresh.service writes it
     refresh_spec_path: str = "/var/run/cdi/nvidia.yaml"
     refresh_lingering: bool = False  # units whose files a downgrade removed, still running
+    refresh_skips: str = ""  # why the refresh service would generate nothing here
 
 
 def stamp_for(driver: str, toolkit: str) -> str:
@@ -65,7 +66,7 @@ def spec_action(facts: CdiHost) -> tuple[str, str]:
             "the driver's files); --device nvidia.com/gpu=all cannot work until a driver is "
             "installed and the deploy runs again"
         )
-    if facts.refresh_units:
+    if facts.refresh_units and not facts.refresh_skips:
         own = facts.spec_exists and bool(facts.stamp)
         if facts.refresh_enabled and facts.refresh_spec and not own:
             return (
@@ -84,11 +85,17 @@ def spec_action(facts: CdiHost) -> tuple[str, str]:
     )
     if facts.refresh_lingering:
         left += "; the nvidia-cdi-refresh units the package removed still run: stopped"
+    skips = (
+        "; gpu-docker generates it: the toolkit's nvidia-cdi-refresh service would not "
+        f"({facts.refresh_skips})"
+        if facts.refresh_units
+        else ""
+    )
     if not facts.spec_exists:
-        return "generate", f"no CDI spec yet ({wanted}){left}"
+        return "generate", f"no CDI spec yet ({wanted}){left}{skips}"
     if facts.stamp != wanted:
         was = facts.stamp or "unknown versions"
-        return "generate", f"CDI spec is stale: generated for {was}, now {wanted}{left}"
+        return "generate", f"CDI spec is stale: generated for {was}, now {wanted}{left}{skips}"
     if left:
         return "generate", f"CDI spec regenerated ({wanted}){left}"
     return "none", f"CDI spec is current ({wanted})"

@@ -112,3 +112,16 @@ def test_features_cdi_only_where_docker_reads_it(docker, supported):
     expected = {"features": {"cdi": True}} if supported else {}
     assert daemon_json_owned(True, docker) == expected
     assert daemon_json_owned(False, docker) == {}
+
+
+def test_where_the_refresh_service_would_not_run_gpu_docker_generates_the_spec():
+    """NVIDIA's service generates only with nvidia-smi in /usr/bin or /usr/sbin and nvidia.ko
+    in the module index: elsewhere (a driver under /usr/local/nvidia) the units would leave
+    the host without a spec while the converge said they keep it."""
+    skips = "nvidia-smi is in neither /usr/bin nor /usr/sbin"
+    units = {"refresh_units": True, "refresh_enabled": True, "refresh_skips": skips}
+    action, why = spec_action(host(**units, spec_exists=False, stamp=""))
+    assert action == "generate"
+    assert why.endswith(f"the toolkit's nvidia-cdi-refresh service would not ({skips})")
+    # Once generated, a rerun leaves it alone: no change, as everywhere.
+    assert spec_action(host(**units))[0] == "none"

@@ -37,4 +37,5 @@ class CdiFacts(FactBase[CdiHost]):
             refresh_spec=found.get("refresh_spec") == "1",
             refresh_spec_path=found.get("refresh_spec_path") or "/var/run/cdi/nvidia.yaml",
             refresh_lingering=found.get("refresh_lingering") == "1",
+            refresh_skips=found.get("refresh_skips", ""),
         )

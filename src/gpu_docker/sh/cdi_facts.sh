@@ -16,6 +16,15 @@ command -v nvidia-ctk >/dev/null 2>&1 && echo "toolkit=$(nvidia-ctk --version 2>
 if [ -d /run/systemd/system ] && systemctl cat nvidia-cdi-refresh.path >/dev/null 2>&1; then
     echo "refresh=1"
     systemctl is-enabled --quiet nvidia-cdi-refresh.path && echo "refresh_enabled=1"
+    # The service generates only where NVIDIA's conditions hold: nvidia-smi in /usr/bin or
+    # /usr/sbin, nvidia.ko in the running kernel's module index (a driver installed
+    # elsewhere, e.g. /usr/local/nvidia, never gets a spec from it).
+    deps=/lib/modules/$(uname -r)/modules.dep
+    if [ ! -e /usr/bin/nvidia-smi ] && [ ! -e /usr/sbin/nvidia-smi ]; then
+        echo "refresh_skips=nvidia-smi is in neither /usr/bin nor /usr/sbin"
+    elif ! grep -qE '/(nvidia|nvidia-current)[.]ko' "$deps" 2>/dev/null; then
+        echo "refresh_skips=$deps lists no nvidia.ko"
+    fi
 elif [ -d /run/systemd/system ] && systemctl is-active --quiet nvidia-cdi-refresh.path; then
     # A downgrade below 1.18 removed the unit files, but systemd still runs the units.
     echo "refresh_lingering=1"
