@@ -30,7 +30,6 @@ from gpu_docker.operations import (
     containerd,
     docker,
     dpkg,
-    engines,
 )
 from gpu_docker.operations import files as root_files
 from gpu_docker.operations import rootless as rootless_ops
@@ -128,7 +127,7 @@ def converge(project_root: Path | None = None) -> None:
     if settings.uses_containerd:
         plan.converge_containerd(settings, found, backup)
     if settings.uses_podman:
-        plan.verify_podman()
+        plan.verify_podman(settings)
     for user in settings.rootless_users:
         rootless_user(
             settings=settings,
@@ -186,29 +185,11 @@ def verify() -> None:
         return
     # The engines container_engine names, and only those.
     if settings.uses_docker:
-        docker.verify(
-            name="Verify GPU containers run (docker run --gpus all)",
-            runtime_name=settings.runtime_name,
-            smoke_test_image=settings.smoke_test_image,
-            packages=toolkit.PACKAGES,
-            fleet=True,
-            report_path=settings.report_path,
-        )
+        plan.verify_docker(settings, report=True)
     if settings.uses_containerd:
-        engines.verify_containerd(
-            name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
-            config_path=settings.containerd_config_path,
-            runtime_name=settings.runtime_name,
-            cdi=settings.cdi,
-            fleet=True,
-            report_path=settings.report_path,
-        )
+        plan.verify_containerd(settings, report=True)
     if settings.uses_podman:
-        engines.verify_podman(
-            name="Verify a GPU container runs through podman (CDI)",
-            fleet=True,
-            report_path=settings.report_path,
-        )
+        plan.verify_podman(settings, report=True)
 
 
 @deploy("gpu-docker rollback")

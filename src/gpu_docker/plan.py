@@ -201,17 +201,30 @@ def converge_containerd(settings: Settings, found: Found, backup: str) -> None:
         backup=backup,
         service=found.containerd_service,
     )
+    verify_containerd(settings)
+
+
+def _report(settings: Settings, report: bool) -> dict[str, Any]:
+    """The verify deploy's own arguments: the host joins the fleet report (``report``)."""
+    return {"fleet": True, "report_path": settings.report_path} if report else {}
+
+
+def verify_containerd(settings: Settings, report: bool = False) -> None:
+    """A GPU container through the runtime CRI's handler names, as a pod would run."""
     engines.verify_containerd(
         name=f"Verify a GPU container runs through containerd's {settings.runtime_name} runtime",
         config_path=settings.containerd_config_path,
         runtime_name=settings.runtime_name,
         cdi=settings.cdi,
+        **_report(settings, report),
     )
 
 
-def verify_podman() -> None:
+def verify_podman(settings: Settings, report: bool = False) -> None:
     """podman reads the CDI spec per container: there is nothing to apply, only to prove."""
-    engines.verify_podman(name="Verify a GPU container runs through podman (CDI)")
+    engines.verify_podman(
+        name="Verify a GPU container runs through podman (CDI)", **_report(settings, report)
+    )
 
 
 def link_nvml_devices(settings: Settings) -> None:
@@ -256,7 +269,7 @@ def apply_to_docker(
     )
 
 
-def verify_docker(settings: Settings) -> None:
+def verify_docker(settings: Settings, report: bool = False) -> None:
     """``docker run --gpus all`` with the runtime. A host left with a restart pending
     (``restart_strategy=never``) failed in the apply: it is neither converged nor verified."""
     docker.verify(
@@ -264,4 +277,5 @@ def verify_docker(settings: Settings) -> None:
         runtime_name=settings.runtime_name,
         smoke_test_image=settings.smoke_test_image,
         packages=toolkit.PACKAGES,
+        **_report(settings, report),
     )
