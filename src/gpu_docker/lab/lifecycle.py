@@ -157,6 +157,11 @@ def _build(planned: list[LabHost], directory: Path) -> LabState:
     # containers would fail tests with runc's words instead of failing here by name.
     for line in dockerd.wait_until_ready(started, DOCKERD_TIMEOUT):
         print(f"lab up: {line}", file=sys.stderr)
+    refusing = ssh.wait_for_logins(dockerd.dockerd_pids(started), SSHD_TIMEOUT)
+    if refusing:
+        raise LabError(
+            f"logins still refused (/run/nologin: boot not finished) on {', '.join(refusing)}"
+        )
     base = f"http://{gateway}:{port}"
     return LabState(
         hosts=started,

@@ -11,7 +11,7 @@ import shlex
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gpu_docker.lab.state import LabHost, LabState
@@ -71,6 +71,31 @@ def wait_for_sshd(addresses: Sequence[str], timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         pending = [address for address in pending if not sshd_answers(address)]
+        if pending:
+            time.sleep(0.1)
+    return pending
+
+
+def logins_refused(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether the host that process ``pid`` runs in still refuses non-root logins.
+
+    systemd makes /run/nologin early in boot and ``systemd-user-sessions.service`` removes
+    it later; until then pam_nologin turns away every user but root, after sshd has already
+    answered (pyinfra then says "Authentication failed: transport shut down or saw EOF" for
+    the lab's sudo users). ``pid`` must run inside the host's root (its dockerd does).
+    """
+    return (proc / str(pid) / "root/run/nologin").exists()
+
+
+def wait_for_logins(
+    pids: Mapping[str, int], timeout: float, proc: Path = Path("/proc")
+) -> list[str]:
+    """Poll until no host (name: a pid inside it) refuses logins or ``timeout`` passes;
+    return the names still refusing."""
+    pending = sorted(pids)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        pending = [name for name in pending if logins_refused(pids[name], proc)]
         if pending:
             time.sleep(0.1)
     return pending
