@@ -68,6 +68,21 @@ def test_the_upload_gets_the_operations_sudo_arguments() -> None:
     assert _execute(upload_ok=True).calls == [("put_file", SUDO)]
 
 
+class NoTempHost(RecordingHost):
+    """A host whose temp directory must not be asked for (pyinfra reads a fact for it)."""
+
+    def get_temp_filename(self, key: str) -> str:
+        raise AssertionError("a root upload asked for a staging file")
+
+
+def test_a_root_upload_writes_straight_to_its_temp_file_without_staging() -> None:
+    host = NoTempHost(upload_ok=True)
+    command = WithConnectorArguments(upload_beside, ("{}", "/etc/docker/.t", "/etc/docker/d"), {})
+    command.execute(None, host, {})  # type: ignore[arg-type]
+    assert host.calls == [("put_file", {})]
+    assert host.staged == "/etc/docker/.t"
+
+
 def test_the_clean_up_after_a_failed_upload_runs_under_sudo_too() -> None:
     assert _execute(upload_ok=False).calls == [("put_file", SUDO), ("run_shell_command", SUDO)]
 

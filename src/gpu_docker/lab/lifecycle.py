@@ -42,6 +42,9 @@ SSHD_TIMEOUT = 60.0
 #: From sshd answering to every dockerd answering: a few seconds on a quiet machine, more
 #: for 50 hosts booting on two busy cores.
 DOCKERD_TIMEOUT = 120.0
+#: From every dockerd answering to every systemd host's /run/nologin gone (usually there
+#: already), per start of systemd-user-sessions.
+LOGINS_TIMEOUT = 15.0
 REQUIRED_TOOLS = (
     "debootstrap",
     "chroot",
@@ -157,10 +160,12 @@ def _build(planned: list[LabHost], directory: Path) -> LabState:
     # containers would fail tests with runc's words instead of failing here by name.
     for line in dockerd.wait_until_ready(started, DOCKERD_TIMEOUT):
         print(f"lab up: {line}", file=sys.stderr)
-    refusing = ssh.wait_for_logins(dockerd.dockerd_pids(started), SSHD_TIMEOUT)
+    systemd_hosts = [host for host in started if host.init == "systemd"]
+    refusing = ssh.open_logins(dockerd.dockerd_pids(systemd_hosts), LOGINS_TIMEOUT)
     if refusing:
         raise LabError(
-            f"logins still refused (/run/nologin: boot not finished) on {', '.join(refusing)}"
+            "non-root logins still refused (/run/nologin: systemd-user-sessions did not"
+            f" start) on {', '.join(refusing)}"
         )
     base = f"http://{gateway}:{port}"
     return LabState(

@@ -76,6 +76,10 @@ def wait_for_sshd(addresses: Sequence[str], timeout: float) -> list[str]:
     return pending
 
 
+#: The unit that removes /run/nologin once a systemd host's boot has come far enough.
+USER_SESSIONS = "systemd-user-sessions.service"
+
+
 def logins_refused(pid: int, proc: Path = Path("/proc")) -> bool:
     """Whether the host that process ``pid`` runs in still refuses non-root logins.
 
@@ -99,3 +103,36 @@ def wait_for_logins(
         if pending:
             time.sleep(0.1)
     return pending
+
+
+def open_logins(pids: Mapping[str, int], timeout: float, tries: int = 3) -> list[str]:
+    """Wait for every systemd host (name: a pid inside it) to accept non-root logins,
+    starting ``systemd-user-sessions.service`` again where it did not; return the names
+    still refusing after ``tries`` starts.
+
+    On a busy machine the lab's nspawn hosts sometimes fail to put a unit's process in its
+    cgroup (status 219/CGROUP): when that unit is systemd-user-sessions, /run/nologin stays
+    for good. Its start is what the boot would have run; made through nsenter, since only
+    root could log in to ask for it.
+    """
+    refusing = wait_for_logins(pids, timeout)
+    for _ in range(tries):
+        if not refusing:
+            break
+        for name in refusing:
+            subprocess.run(
+                [
+                    "nsenter",
+                    "-t",
+                    str(pids[name]),
+                    "-m",
+                    "-p",
+                    "systemctl",
+                    "restart",
+                    USER_SESSIONS,
+                ],
+                capture_output=True,
+                check=False,
+            )
+        refusing = wait_for_logins({name: pids[name] for name in refusing}, timeout)
+    return refusing

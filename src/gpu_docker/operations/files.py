@@ -24,6 +24,9 @@ from gpu_docker.operations.util import WithConnectorArguments, fail, preview_dif
 
 #: What ``root_file`` leaves: mode, owner and group as ``stat -c '%a %U %G'`` prints them.
 ROOT_FILE_META = "644 root root"
+#: The connector arguments under which pyinfra uploads to a staging file and copies it
+#: into place as the other user (its SSH connector's ``put_file``).
+ELEVATING = ("_sudo", "_doas", "_dzdo", "_su_user")
 
 
 @operation()
@@ -115,7 +118,10 @@ def _put(
     directory and copies that with sudo; it removes that file only after a good copy, so
     the staging file is named here and removed with the partial one.
     """
-    staging = host.get_temp_filename(remote)
+    # Only an elevated upload stages: asking for a temp name reads pyinfra's TmpDir fact,
+    # one round trip that a root login has no use for.
+    elevated = any(arguments.get(name) for name in ELEVATING)
+    staging = host.get_temp_filename(remote) if elevated else remote
     try:
         if host.put_file(source, remote, remote_temp_filename=staging, **arguments):
             return None
