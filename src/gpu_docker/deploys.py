@@ -62,8 +62,10 @@ def install_online(settings: Settings, backup: str) -> OperationMeta:
     lock = dpkg.lock_wait(settings.dpkg_lock_timeout)
     apt.refresh(
         name="Refresh NVIDIA's apt source if needed",
-        # A new pin (a version bump) needs lists holding it, however fresh the last refresh.
-        changes=[repository, pin],
+        # A new source comes with its indexes (its probe's); a new pin (a version bump)
+        # needs lists holding it, however fresh the last refresh.
+        fetched=repository,
+        changes=[pin],
         wanted=wanted,
         cache_time=settings.apt_cache_valid_seconds,
         list_path=toolkit.SOURCE_LIST,

@@ -1,6 +1,7 @@
 """The apt install: nothing to do (and apt's own package list not read) when every package
 is already at its version; holds released and put back in the install's one command. The
-refresh: skipped for a fresh stamp unless the source or the pin changed."""
+refresh: skipped for a fresh stamp unless the pin changed, and after a source whose probe
+has just fetched its indexes."""
 
 import inspect
 
@@ -64,11 +65,12 @@ OPTIONS = (
 ).split()
 
 
-def refresh(run_op, changes, age):
+def refresh(run_op, changes, age, fetched=None):
     installed = {fact(InstalledPackages, packages=tuple(VERSIONS)): {}}
     return run_op(
         apt.refresh,
         installed | {fact(FileAge, path=apt.REFRESH_STAMP): age},
+        fetched=fetched or Unchanged(),
         changes=changes,
         wanted=VERSIONS,
         cache_time=86400,
@@ -88,7 +90,7 @@ def test_a_refresh_waits_updates_and_stamps_in_one_round_trip(run_op):
 
 
 def test_a_fresh_stamp_skips_the_refresh_when_nothing_changed(run_op):
-    commands, host = refresh(run_op, [Unchanged(), Unchanged()], 60)
+    commands, host = refresh(run_op, [Unchanged()], 60)
     assert commands == []
     assert host.noops == [f"{LIST} refreshed less than 86400s ago"]
 
@@ -96,16 +98,25 @@ def test_a_fresh_stamp_skips_the_refresh_when_nothing_changed(run_op):
 def test_a_changed_pin_forces_the_refresh_however_fresh_the_stamp(run_op):
     """A version bump writes the pin: lists refreshed an hour ago lack the new version,
     and ``apt-get install pkg=NEW`` would fail "not found" for a day."""
-    commands, _ = refresh(run_op, [Unchanged(), Changed()], 60)
+    commands, _ = refresh(run_op, [Changed()], 60)
     (command,) = commands
     assert command.endswith(
         sh.command("apt_refresh", apt.REFRESH_STAMP, "1", *OPTIONS).get_raw_value()
     )
 
 
+def test_a_source_just_probed_needs_no_refresh_even_with_a_new_pin(run_op):
+    """A fresh host: the repository operation's probe fetched the source's indexes into
+    apt's lists (``sh/apt_commit.sh``) seconds before; a second fetch would only cost."""
+    commands, host = refresh(run_op, [Changed()], None, fetched=Changed())
+    assert commands == []
+    assert host.noops == ["the source's probe just fetched its indexes: no apt-get update"]
+
+
 def test_the_online_install_counts_the_pin_as_a_change_of_the_refresh():
-    """``install_online`` hands the pin operation to the refresh (the wiring the test
-    above relies on)."""
+    """``install_online`` hands the repository and pin operations to the refresh (the
+    wiring the tests above rely on)."""
     source = inspect.getsource(deploys.install_online)
     assert "pin = root_file(" in source
-    assert "changes=[repository, pin]" in source
+    assert "fetched=repository," in source
+    assert "changes=[pin]" in source

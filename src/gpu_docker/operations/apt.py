@@ -101,10 +101,14 @@ def _probe_and_commit(
             f"(backup {conflict.file}{backup})"
         )
     done, out = host.run_shell_command(
-        sh.command("apt_commit", stage, keyring, list_path, line), **arguments
+        sh.command("apt_commit", stage, keyring, list_path, line, REFRESH_STAMP), **arguments
     )
     if not done:
-        _error(f"could not write {list_path} or {keyring}: {(out.stderr_lines or ['?'])[-1]}")
+        last = (out.stderr_lines or ["?"])[-1]
+        if last.startswith("gpu-docker: "):
+            _error(last.removeprefix("gpu-docker: "))
+        else:
+            _error(f"could not write {list_path} or {keyring}: {last}")
     return done
 
 
@@ -129,7 +133,9 @@ def repository(
     Nothing happens when the keyring holds the key, the list is already the line and no
     other file names the repository with other options. Otherwise the key is fetched and
     checked, and ``apt-get update`` runs for this source alone into a scratch directory;
-    a failure fails the host with one line naming the cause and /etc/apt untouched.
+    a failure fails the host with one line naming the cause and /etc/apt untouched. On
+    success the indexes it fetched go into apt's lists with the refresh stamp, so the
+    ``refresh`` that follows a new source has nothing left to fetch.
 
     **Example:**
 
@@ -153,12 +159,14 @@ def repository(
     if has_key and current == line + "\n" and not conflicts:
         host.noop(f"{list_path} and {keyring} in place, no conflicting source")
         return
-    # The probe updates a scratch directory; the commit writes apt's sources and keyring.
+    # The probe updates a scratch directory; the commit writes apt's sources and keyring,
+    # moves the probe's indexes into apt's lists and touches the refresh stamp.
     host_state.confine(
         [
             fact_key(HostAptSources, {}),
             fact_key(KeyringFingerprints, {"path": keyring}),
             fact_key(RemoteFileText, {"path": list_path}),
+            fact_key(FileAge, {"path": REFRESH_STAMP}),
         ]
     )
     if not host.state.is_executing:
@@ -174,6 +182,7 @@ def repository(
 
 @operation()
 def refresh(
+    fetched: OperationMeta,
     changes: Sequence[OperationMeta],
     wanted: dict[str, str],
     cache_time: int,
@@ -184,8 +193,10 @@ def refresh(
     ``apt-get update`` of NVIDIA's source alone: when it or the pin changed, or packages
     are due and the last refresh is older than ``cache_time``.
 
-    + changes: the repository and pin operations: a new pin (a version bump) needs lists
-      that hold the version, however fresh the last refresh
+    + fetched: the repository operation: when it runs, its probe fetches the source's
+      indexes into apt's lists, and a second fetch seconds later is only cost
+    + changes: the pin operation: a new pin (a version bump) needs lists that hold the
+      version, however fresh the last refresh
     + wanted: package -> deb version the install will ask for
     + cache_time: seconds a refresh of the source stays fresh enough to install from
     + list_path: gpu-docker's source list, the only one read
@@ -201,13 +212,17 @@ def refresh(
 
         apt.refresh(
             name="Refresh NVIDIA's apt source if needed",
-            changes=[repository, pin],
+            fetched=repository,
+            changes=[pin],
             wanted={"nvidia-container-toolkit": "1.17.8-1"},
             cache_time=86400,
             list_path=toolkit.SOURCE_LIST,
             lock_wait=dpkg.lock_wait(300),
         )
     """
+    if fetched.changed:
+        host.noop("the source's probe just fetched its indexes: no apt-get update")
+        return
     forced = any(meta.changed for meta in changes)
     if not forced:
         installed = host_state.read(InstalledPackages, packages=tuple(wanted))
