@@ -4,7 +4,7 @@
 ``BENCH_PAYLOAD_FILE`` is set it wraps the SSH connector's upload and command runner so
 that, at exit, that file holds one entry per host::
 
-    {host: {"uploads": N, "bytes": B, "commands": [[stage, kind, name, seconds], ...]}}
+    {host: {"uploads": N, "bytes": B, "commands": [[stage, kind, name, seconds, cpu], ...]}}
 
 plus ``"_startup"``: seconds from the process's start to its first SSH connection
 (interpreter, pyinfra's imports, the inventory: pyinfra's own start-up, before any work).
@@ -13,8 +13,10 @@ The upload bytes are the files' own sizes (what an operator means by "uploaded")
 SSH traffic around them: ``run.py`` counts that on the wire. Each command is one round trip
 (one SSH channel) and is named by the fact that ran it, or else by the operation pyinfra
 was executing; ``stage`` is pyinfra's (``prepare``: the deploy file's own fact reads,
-``execute``: operations and the facts they read). ``BENCH_PROFILE`` names a file to write
-the controller's cProfile statistics (CPU time) to.
+``execute``: operations and the facts they read). ``cpu`` is the whole machine's busy CPU
+seconds while the command ran (``/proc/stat``, 10 ms steps): with one host on an otherwise
+quiet machine, what that command cost the host, its daemons and the controller together.
+``BENCH_PROFILE`` names a file to write the controller's cProfile statistics (CPU time) to.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ def seconds_since_start() -> float:
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> float:
+    """CPU seconds every CPU of the machine has spent not idle, since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # less idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def _entry() -> dict[str, Any]:
     return {"uploads": 0, "bytes": 0, "commands": []}
 
@@ -81,11 +90,12 @@ def count_traffic(report: Path) -> None:
             meta = self.state.op_meta.get(op_hash) if op_hash else None
             kind, name = "operation", ", ".join(sorted(meta.names)) if meta else "?"
         stage = "execute" if self.state.current_stage == StateStage.Execute else "prepare"
-        start = time.monotonic()
+        start, busy = time.monotonic(), machine_busy()
         try:
             return run(self, command, *args, **kwargs)
         finally:
-            tally[host.name]["commands"].append([stage, kind, name, time.monotonic() - start])
+            took, cpu = time.monotonic() - start, machine_busy() - busy
+            tally[host.name]["commands"].append([stage, kind, name, took, cpu])
 
     def counted_connect(self: SSHConnector) -> None:
         tally.setdefault("_startup", seconds_since_start())  # type: ignore[call-overload]

@@ -147,6 +147,8 @@ class Commands:
     operation_seconds: float
     startup: float
     by_name: dict[str, int]
+    #: name -> [wall seconds, machine CPU seconds], summed over the hosts
+    cost_by_name: dict[str, list[float]]
 
 
 @dataclass(frozen=True)
@@ -380,11 +382,15 @@ def read_commands(tally: dict[str, Any]) -> Commands:
     startup = tally.pop("_startup", 0.0)
     counts = [len(entry["commands"]) for entry in tally.values()] or [0]
     by_name: dict[str, int] = {}
+    cost_by_name: dict[str, list[float]] = {}
     seconds = {"fact": 0.0, "operation": 0.0}
     for entry in tally.values():
-        for stage, kind, name, took in entry["commands"]:
+        for stage, kind, name, took, cpu in entry["commands"]:
             key = f"{stage} {kind} {name}"
             by_name[key] = by_name.get(key, 0) + 1
+            cost = cost_by_name.setdefault(key, [0.0, 0.0])
+            cost[0] += took
+            cost[1] += cpu
             seconds[kind] += took
     return Commands(
         per_host_mean=sum(counts) / len(counts),
@@ -393,6 +399,7 @@ def read_commands(tally: dict[str, Any]) -> Commands:
         operation_seconds=seconds["operation"],
         startup=startup,
         by_name=dict(sorted(by_name.items(), key=lambda item: -item[1])),
+        cost_by_name=dict(sorted(cost_by_name.items(), key=lambda item: -item[1][1])),
     )
 
 
@@ -754,6 +761,24 @@ def round_trips(results: Sequence[RunResult]) -> str:
     return "\n".join(out)
 
 
+def command_costs(results: Sequence[RunResult]) -> str:
+    """What each command of a one-host gpu-docker run cost: its wall time and the whole
+    machine's busy CPU while it ran (the host's shell, its daemons and the controller; one
+    host on a quiet machine, so nothing else). Where a fresh converge's time beyond the
+    floor goes, command by command; at more hosts the commands overlap and the CPU of
+    one cannot be told from another's."""
+    out = []
+    for r in results:
+        if r.tool != "gpu-docker" or r.hosts != 1 or not r.commands:
+            continue
+        out.append(f"1 host {r.run}, per command (wall s, machine CPU s, stage kind name):")
+        out += [
+            f"  {wall:5.2f}  {cpu:5.2f}  {name}"
+            for name, (wall, cpu) in r.commands.cost_by_name.items()
+        ]
+    return "\n".join(out)
+
+
 def profile_summary(path: Path, top: int = 25) -> str:
     """The controller's CPU by function (cProfile, own time), with the total."""
     stats = pstats.Stats(str(path), stream=(buffer := io.StringIO()))
@@ -925,7 +950,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(lab_table(timings), end="\n\n")
     write_plot(results, args.plot)
     print(f"plot: {args.plot}", end="\n\n")
-    print(round_trips(results))
+    print(round_trips(results), end="\n\n")
+    print(command_costs(results))
     profile = args.out / f"gpu-docker-{options.profile_hosts}-{PROFILE_RUN}.prof"
     if args.profile and profile.exists():
         print(f"\ncontroller profile, {profile}:\n{profile_summary(profile)}")

@@ -9,6 +9,7 @@ and the converge reads the host once (:func:`read_host`).
 
 from __future__ import annotations
 
+import shlex
 import weakref
 
 from pyinfra import host, state
@@ -119,8 +120,24 @@ def converge_reads(settings: Settings, verification: bool = False) -> list[Read]
     return reads
 
 
+def at_the_pin(settings: Settings) -> str:
+    """The shell test that passes where every toolkit package is installed at the pin.
+
+    It guards the converge's early verification: a host off the pin is changed by the run,
+    and verified afresh after it, so its early ``docker run`` would be cost and nothing else.
+    """
+    each = f"ii {settings.deb_version};"
+    wanted = shlex.quote(each * len(toolkit.PACKAGES))
+    names = " ".join(shlex.quote(name) for name in toolkit.PACKAGES)
+    listed = f"dpkg-query -W -f='${{db:Status-Abbrev}}${{Version}};' {names} 2>/dev/null"
+    return f'[ "$({listed})" = {wanted} ]'
+
+
 def read_host(settings: Settings) -> None:
     """Read everything the converge decides from in one round trip, before it decides
     anything: :func:`converge_reads`, answered by ``host_state.read`` until the host
-    changes (see :mod:`gpu_docker.facts.host_state`)."""
-    host_state.take(converge_reads(settings, verification=not state.check_for_changes))
+    changes (see :mod:`gpu_docker.facts.host_state`). The verification in it runs only on
+    a host already at the pin (:func:`at_the_pin`)."""
+    verification = not state.check_for_changes
+    guards = {verification_read(settings): at_the_pin(settings)} if verification else {}
+    host_state.take(converge_reads(settings, verification=verification), guards)

@@ -3,6 +3,7 @@ part of the output, and answers given from it only while they still describe the
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -161,3 +162,19 @@ def test_a_read_older_than_max_age_is_asked_again(lab_host: Any, monkeypatch) ->
     now[0] += 1
     assert host_state.read(DpkgAudit) == ["from the host"]
     assert host_state.known(DpkgAudit) is None
+
+
+def _run_locally(command: StringCommand) -> list[str]:
+    """The snapshot command run by this machine's shell, as a host's would run it."""
+    out = subprocess.run(
+        ["sh", "-c", command.get_raw_value()], capture_output=True, text=True, check=True
+    )
+    return out.stdout.splitlines()
+
+
+@pytest.mark.parametrize(("test", "kept"), [("true", True), ("false", False)])
+def test_a_guarded_read_runs_only_where_its_test_passes(test: str, kept: bool) -> None:
+    """A read whose guard fails is left out, as a failed one: asked when it is needed."""
+    fact = HostState()
+    output = _run_locally(fact.command(reads=(AUDIT,), guards=((AUDIT, test),)))
+    assert (AUDIT in fact.process(output)) is kept

@@ -64,14 +64,22 @@ class HostState(FactBase[dict[Read, Any]]):
     def default() -> dict[Read, Any]:
         return {}
 
-    def command(self, reads: tuple[Read, ...]) -> StringCommand:
+    def command(
+        self, reads: tuple[Read, ...], guards: tuple[tuple[Read, str], ...] = ()
+    ) -> StringCommand:
+        """``guards``: a shell test per read, which runs only where it passes; elsewhere
+        the read is left out, as a failed one is (see :func:`take`)."""
         self.facts = [(key, key[0]()) for key in reads]
+        tests = dict(guards)
         # Answers several facts need (docker info: lib_docker.sh) are asked once and
         # kept in a directory living as long as this command.
         bits: list[Any] = [f"{MEMO}=$(mktemp -d -t gpu-docker-read.XXXXXX 2>/dev/null)", ";"]
         bits += ["export", MEMO, ";"]
         for index, (key, fact) in enumerate(self.facts):
             command = fact.command(**dict(key[1]))
+            if key in tests:
+                command = StringCommand("if", tests[key], ";", "then", command, ";")
+                command = StringCommand(command, "else", "exit", "1", ";", "fi")
             bits += ["echo", f"{MARK}", ";", "(", command, ")", ";"]
             bits += ["echo", f"{MARK}={index}=$?", ";"]
         return StringCommand(*bits, "rm", "-rf", f'"${MEMO}"', ";", "true")
@@ -108,10 +116,14 @@ _CONFINED: weakref.WeakKeyDictionary[State, dict[str, dict[str, frozenset[Read]]
 )
 
 
-def take(reads: Sequence[Read]) -> None:
-    """Read ``reads`` on the current host in one round trip, for ``read`` to answer from."""
+def take(reads: Sequence[Read], guards: Mapping[Read, str] | None = None) -> None:
+    """Read ``reads`` on the current host in one round trip, for ``read`` to answer from.
+
+    ``guards`` names reads only worth their cost where a shell test passes (the
+    verification's ``docker run`` on a host whose toolkit is already at the pin): elsewhere
+    they are left out, and asked the host when an operation needs them."""
     host = ctx_host.get()
-    values = host.get_fact(HostState, reads=tuple(reads))
+    values = host.get_fact(HostState, reads=tuple(reads), guards=tuple((guards or {}).items()))
     snapshot = Snapshot(values, host.state.current_stage, time.monotonic())
     _SNAPSHOTS.setdefault(host.state, {})[host.name] = snapshot
 

@@ -43,10 +43,11 @@ reload() {
 }
 info() { timeout 10 docker info --format "$1" 2>/dev/null; }
 answers() { timeout 10 docker info >/dev/null 2>&1; }
-# An empty runtime name (a rollback) asks only that docker answers.
+# Whether the runtimes docker listed ($1) hold the runtime; an empty runtime name (a
+# rollback) asks only that docker answers.
 has_runtime() {
     [ -z "$runtime" ] && return 0
-    case $(info '{{json .Runtimes}}') in *"\"$runtime\""*) return 0 ;; esac
+    case $1 in *"\"$runtime\""*) return 0 ;; esac
     return 1
 }
 # dockerd's last complaint, from what it logged during this run, else the init system's,
@@ -62,11 +63,12 @@ why() {
 # without it), has no dockerd process for 3 s (3: it exited, no use waiting longer), or
 # stays silent past the timeout (1).
 # Polled every 0.2 s: a restart is usually done in about a second, and every host waits.
+# One docker info a poll: the runtimes it lists when docker answers.
 settle() {
     i=0 up=0 gone=0
     while [ "$i" -lt $((timeout * 5)) ]; do
-        if answers; then
-            has_runtime && return 0
+        if listed=$(info '{{json .Runtimes}}'); then
+            has_runtime "$listed" && return 0
             up=$((up + 1)) gone=0
             [ "$up" -ge 15 ] && return 2
         elif system_dockerd >/dev/null 2>&1; then
