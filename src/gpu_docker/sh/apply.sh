@@ -43,12 +43,13 @@ reload() {
 }
 info() { timeout 10 docker info --format "$1" 2>/dev/null; }
 answers() { timeout 10 docker info >/dev/null 2>&1; }
-# Whether the runtimes docker listed ($1) hold the runtime; an empty runtime name (a
-# rollback) asks only that docker answers.
+# Whether docker info's text ($1) lists the runtime on its "Runtimes:" line; an empty
+# runtime name (a rollback) asks only that docker answers.
 has_runtime() {
     [ -z "$runtime" ] && return 0
-    case $1 in *"\"$runtime\""*) return 0 ;; esac
-    return 1
+    printf '%s\n' "$1" | awk -v r="$runtime" '
+        $1 == "Runtimes:" { for (i = 2; i <= NF; i++) if ($i == r) found = 1 }
+        END { exit !found }'
 }
 # dockerd's last complaint, from what it logged during this run, else the init system's,
 # for the one-line failure. Under systemd only dockerd's own lines (_SYSTEMD_UNIT), not
@@ -63,12 +64,13 @@ why() {
 # without it), has no dockerd process for 3 s (3: it exited, no use waiting longer), or
 # stays silent past the timeout (1).
 # Polled every 0.2 s: a restart is usually done in about a second, and every host waits.
-# One docker info a poll: the runtimes it lists when docker answers.
+# One plain docker info a poll: its status says whether docker answers (with --format,
+# docker 26 exits 0 with no daemon at all), its text which runtimes it lists.
 settle() {
     i=0 up=0 gone=0
     while [ "$i" -lt $((timeout * 5)) ]; do
-        if listed=$(info '{{json .Runtimes}}'); then
-            has_runtime "$listed" && return 0
+        if said=$(timeout 10 docker info 2>/dev/null); then
+            has_runtime "$said" && return 0
             up=$((up + 1)) gone=0
             [ "$up" -ge 15 ] && return 2
         elif system_dockerd >/dev/null 2>&1; then
