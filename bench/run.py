@@ -853,6 +853,23 @@ def lab_table(timings: Sequence[LabTiming]) -> str:
     return "\n".join(lines)
 
 
+def load_results(paths: Sequence[Path]) -> tuple[list[RunResult], list[LabTiming]]:
+    """The measurements ``--json`` wrote, from one or more runs (e.g. 1, 10 and 50 hosts on
+    systemd, then 200 on sysv), to print and plot together as one."""
+    results: list[RunResult] = []
+    timings: list[LabTiming] = []
+    for path in paths:
+        saved = json.loads(path.read_text())
+        for r in saved["results"]:
+            commands = Commands(**r["commands"]) if r["commands"] else None
+            usage, traffic = Usage(**r["usage"]), Traffic(**r["traffic"])
+            results.append(
+                RunResult(**{**r, "usage": usage, "traffic": traffic, "commands": commands})
+            )
+        timings += [LabTiming(**t) for t in saved["labs"]]
+    return results, timings
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -900,6 +917,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     parser.add_argument(
+        "--from-json",
+        type=lambda text: [Path(part) for part in text.split(",")],
+        metavar="FILE[,FILE...]",
+        help="measure nothing: print the tables and draw the plot of runs --json saved",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="profile the controller on gpu-docker's no-op at the largest size",
@@ -915,6 +938,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return report(args, *load_results(args.from_json))
     if os.geteuid() != 0 or not os.environ.get("GPU_DOCKER_LAB_SLOT"):
         print("bench: run as root with GPU_DOCKER_LAB_SLOT set to a free slot", file=sys.stderr)
         return 2
@@ -940,6 +965,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for tools in labs(args.tools):
             results += bench_lab(tools, hosts, options, timings)
     print(f"\n{os.cpu_count()} CPUs, {Path('/proc/loadavg').read_text().split()[0]} load now\n")
+    return report(args, results, timings)
+
+
+def report(args: argparse.Namespace, results: list[RunResult], timings: list[LabTiming]) -> int:
+    """Print every table, draw the plot, write ``--json``; 0 when every run succeeded."""
     print(verified_table(results), end="\n\n")
     print(memory_line(results), end="\n\n")
     print(beyond_table(results), end="\n\n")
@@ -952,7 +982,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"plot: {args.plot}", end="\n\n")
     print(round_trips(results), end="\n\n")
     print(command_costs(results))
-    profile = args.out / f"gpu-docker-{options.profile_hosts}-{PROFILE_RUN}.prof"
+    profile = args.out / f"gpu-docker-{max(args.sizes)}-{PROFILE_RUN}.prof"
     if args.profile and profile.exists():
         print(f"\ncontroller profile, {profile}:\n{profile_summary(profile)}")
     if args.json:
