@@ -123,8 +123,10 @@ def converge_reads(settings: Settings, verification: bool = False) -> list[Read]
 def at_the_pin(settings: Settings) -> str:
     """The shell test that passes where every toolkit package is installed at the pin.
 
-    It guards the converge's early verification: a host off the pin is changed by the run,
-    and verified afresh after it, so its early ``docker run`` would be cost and nothing else.
+    It guards the reads of the converge's ``-y`` runs that only operations after the
+    install use (the early verification, the running dockerd): a host off the pin is
+    changed by the install, which every read after it asks the host again, so on that host
+    they would be cost and nothing else.
     """
     each = f"ii {settings.deb_version};"
     wanted = shlex.quote(each * len(toolkit.PACKAGES))
@@ -136,8 +138,10 @@ def at_the_pin(settings: Settings) -> str:
 def read_host(settings: Settings) -> None:
     """Read everything the converge decides from in one round trip, before it decides
     anything: :func:`converge_reads`, answered by ``host_state.read`` until the host
-    changes (see :mod:`gpu_docker.facts.host_state`). The verification in it runs only on
-    a host already at the pin (:func:`at_the_pin`)."""
-    verification = not state.check_for_changes
-    guards = {verification_read(settings): at_the_pin(settings)} if verification else {}
-    host_state.take(converge_reads(settings, verification=verification), guards)
+    changes (see :mod:`gpu_docker.facts.host_state`). With ``-y``, the reads only
+    operations after the install use run only on a host already at the pin
+    (:func:`at_the_pin`); a preview reads them all, for its own decisions."""
+    applying = not state.check_for_changes
+    late = [verification_read(settings), fact_key(RunningDockerd, {})]
+    guards = {read: at_the_pin(settings) for read in late} if applying else {}
+    host_state.take(converge_reads(settings, verification=applying), guards)

@@ -178,3 +178,16 @@ def test_a_guarded_read_runs_only_where_its_test_passes(test: str, kept: bool) -
     fact = HostState()
     output = _run_locally(fact.command(reads=(AUDIT,), guards=((AUDIT, test),)))
     assert (AUDIT in fact.process(output)) is kept
+
+
+def test_a_guard_shared_by_reads_runs_once(tmp_path: Any) -> None:
+    """Both late reads of a converge share one test (the toolkit at the pin): one
+    dpkg-query per host, not one per read."""
+    runs = tmp_path / "runs"
+    test = f"echo ran >> {runs}"
+    fact = HostState()
+    output = _run_locally(
+        fact.command(reads=(AUDIT, INSTALLED), guards=((AUDIT, test), (INSTALLED, test)))
+    )
+    assert runs.read_text() == "ran\n"
+    assert {AUDIT, INSTALLED} <= fact.process(output).keys()

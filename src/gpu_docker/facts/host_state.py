@@ -44,6 +44,8 @@ from pyinfra.context import ctx_host
 T = TypeVar("T")
 MARK = "@@gpu-docker-fact"
 MEMO = "GPU_DOCKER_MEMO"
+#: Shell variables holding each guard's outcome (``1`` where its test passed).
+GUARD = "gpu_docker_guard_"
 #: Seconds a read answers for: execution follows it at once with ``-y``, and a host whose
 #: turn comes later (``--serial``) is read again.
 MAX_AGE = 60.0
@@ -68,17 +70,22 @@ class HostState(FactBase[dict[Read, Any]]):
         self, reads: tuple[Read, ...], guards: tuple[tuple[Read, str], ...] = ()
     ) -> StringCommand:
         """``guards``: a shell test per read, which runs only where it passes; elsewhere
-        the read is left out, as a failed one is (see :func:`take`)."""
+        the read is left out, as a failed one is (see :func:`take`). Each distinct test
+        runs once, first, however many reads it guards."""
         self.facts = [(key, key[0]()) for key in reads]
-        tests = dict(guards)
+        tests = sorted(set(test for _, test in guards))
+        passed = {key: f"{GUARD}{tests.index(test)}" for key, test in guards}
         # Answers several facts need (docker info: lib_docker.sh) are asked once and
         # kept in a directory living as long as this command.
         bits: list[Any] = [f"{MEMO}=$(mktemp -d -t gpu-docker-read.XXXXXX 2>/dev/null)", ";"]
         bits += ["export", MEMO, ";"]
+        for number, test in enumerate(tests):
+            bits += [f"{GUARD}{number}=", ";", "if", test, ";", "then"]
+            bits += [f"{GUARD}{number}=1", ";", "fi", ";"]
         for index, (key, fact) in enumerate(self.facts):
             command = fact.command(**dict(key[1]))
-            if key in tests:
-                command = StringCommand("if", tests[key], ";", "then", command, ";")
+            if key in passed:
+                command = StringCommand(f'if [ -n "${passed[key]}" ]', ";", "then", command, ";")
                 command = StringCommand(command, "else", "exit", "1", ";", "fi")
             bits += ["echo", f"{MARK}", ";", "(", command, ")", ";"]
             bits += ["echo", f"{MARK}={index}=$?", ";"]
